@@ -1,0 +1,3 @@
+from lightrnn.cli import main
+
+raise SystemExit(main())
