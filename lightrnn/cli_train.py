@@ -1,0 +1,243 @@
+"""``lightrnn train`` and ``lightrnn evaluate``."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+from lightrnn.cli import UserError
+from lightrnn.cli_args import add_dataclass_args, dataclass_from_args, given_fields
+from lightrnn.config import ModelConfig
+
+TRAIN_HELP = """\
+Train one round of a language model (LightRNN, full, adaptive or slim softmax).
+
+Round 0 starts from random weights; a later round starts from the previous round's checkpoint
+(--init-from) with the table made by `lightrnn realloc`. A run writes OUT.partial every
+--checkpoint-every steps; started again with the same arguments it resumes from there and ends
+bit-identical (on CPU) to an uninterrupted run.
+
+example:
+  lightrnn train --vocab vocab.tsv --train train.npy --valid valid.npy --table table_0.npz \\
+      --out checkpoint_0.pt --metrics metrics_0.csv --hidden-dim 200 --epochs 2
+"""
+
+EVAL_HELP = """\
+Perplexity of a trained model on an encoded split (`<eos>` counted, state carried).
+
+example:
+  lightrnn evaluate --checkpoint checkpoint_2.pt --data test.npy --name test --out test.json
+"""
+
+METRIC_FIELDS = ["round", "epoch", "step", "lr", "train_loss", "train_ppl", "valid_loss",
+                 "valid_ppl", "tokens_per_s", "elapsed_s"]
+
+
+def register(sub) -> None:
+    from lightrnn.train import TrainConfig
+
+    p = sub.add_parser("train", help="train one round of a model", description=TRAIN_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--vocab", required=True, help="vocab.tsv from `lightrnn build-vocab`")
+    p.add_argument("--train", required=True, help="encoded training split (.npy)")
+    p.add_argument("--valid", help="encoded validation split (.npy), evaluated after every epoch")
+    p.add_argument("--table", help="word table (.npz) for LightRNN (default: the --init-from one)")
+    p.add_argument("--init-from", help="checkpoint of the previous round: start from its weights")
+    p.add_argument("--out", required=True, help="final checkpoint to write (.pt)")
+    p.add_argument("--metrics", help="per-epoch metrics CSV to write")
+    p.add_argument("--round", type=int, default=0, help="bootstrap round number (default: 0)")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                   help="continue from OUT.partial if it exists (default: on)")
+    add_dataclass_args(p, ModelConfig, "model (ignored with --init-from unless equal)")
+    add_dataclass_args(p, TrainConfig, "training")
+    p.set_defaults(func=run_train)
+
+    e = sub.add_parser("evaluate", help="perplexity of a checkpoint on a split", description=EVAL_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("--checkpoint", required=True, help="checkpoint (.pt)")
+    e.add_argument("--data", required=True, help="encoded split (.npy)")
+    e.add_argument("--name", default="test", help="name of the split, stored in the output (default: test)")
+    e.add_argument("--table", help="evaluate with this table instead of the checkpoint's")
+    e.add_argument("--batch-size", type=int, default=10, help="parallel streams (default: 10)")
+    e.add_argument("--bptt", type=int, default=35, help="tokens per batch per stream (default: 35)")
+    e.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    e.add_argument("--out", help="JSON result to write (always printed)")
+    e.set_defaults(func=run_evaluate)
+
+
+def write_metrics_csv(path: str | os.PathLike, rows: list[dict]) -> None:
+    from lightrnn.atomic import atomic_write_text
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    atomic_write_text(path, buf.getvalue())
+
+
+def _load_inputs(args):
+    from lightrnn.corpus import load_tokens
+    from lightrnn.vocab import CorpusError, Vocab
+
+    try:
+        vocab = Vocab.load(args.vocab)
+        train_tokens = load_tokens(args.train, len(vocab))
+        valid_tokens = load_tokens(args.valid, len(vocab)) if args.valid else None
+    except CorpusError as e:
+        raise UserError(str(e)) from None
+    return vocab, train_tokens, valid_tokens
+
+
+def run_train(args) -> int:
+    import torch
+
+    from lightrnn import checkpoint as ck
+    from lightrnn.factory import build_model
+    from lightrnn.table import TableError, WordTable
+    from lightrnn.train import TrainConfig, TrainState, make_optimizer, resolve_device, train
+
+    vocab, train_tokens, valid_tokens = _load_inputs(args)
+    out = Path(args.out)
+    partial = out.with_name(out.name + ".partial")
+    prev = None
+    if args.init_from:
+        try:
+            prev = ck.load(args.init_from)
+        except ck.CheckpointError as e:
+            raise UserError(str(e)) from None
+
+    # Model config: the previous round's architecture wins; given flags must agree with it.
+    given = given_fields(ModelConfig, args)
+    if prev is not None:
+        base = dict(prev["model_config"])
+        clash = {k: (v, base[k]) for k, v in given.items() if base.get(k) != v}
+        if clash:
+            raise UserError(f"--init-from {args.init_from} fixes the architecture; these flags differ "
+                            f"from it (given, saved): {clash}")
+        model_cfg = ModelConfig.from_dict(base)
+    else:
+        try:
+            model_cfg = dataclass_from_args(ModelConfig, args, vocab_size=len(vocab))
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    if model_cfg.vocab_size != len(vocab):
+        raise UserError(f"{args.vocab} has {len(vocab)} words, the model expects {model_cfg.vocab_size}")
+    try:
+        train_cfg = dataclass_from_args(TrainConfig, args)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if train_cfg.num_threads:
+        torch.set_num_threads(train_cfg.num_threads)
+    device = resolve_device(train_cfg.device)
+
+    table = None
+    if model_cfg.model == "lightrnn":
+        try:
+            if args.table:
+                table = WordTable.load(args.table, vocab_size=len(vocab))
+            elif prev is not None:
+                table = ck.table_from_checkpoint(prev)
+            else:
+                raise UserError("a LightRNN model needs --table (make one with `lightrnn init-table`)")
+        except TableError as e:
+            raise UserError(str(e)) from None
+        if table.shape != (model_cfg.rows, model_cfg.cols):
+            raise UserError(f"table {args.table} is {table.shape[0]} x {table.shape[1]}, the model needs "
+                            f"{model_cfg.rows} x {model_cfg.cols}")
+
+    resume = None
+    if args.resume and partial.exists():
+        try:
+            resume = ck.load(partial)
+        except ck.CheckpointError as e:
+            raise UserError(f"{e} (delete it or pass --no-resume)") from None
+        if resume["model_config"] != model_cfg.to_dict() or resume["train_config"] != train_cfg.to_dict() \
+                or resume["round"] != args.round:
+            raise UserError(f"{partial} was written with other settings; delete it or pass --no-resume")
+
+    hidden = None
+    torch.manual_seed(train_cfg.seed + 1000 * args.round)
+    if resume is not None:
+        model = ck.build_model_from_checkpoint(resume, table, device)
+        state = TrainState.from_dict(resume["state"])
+        optimizer = make_optimizer(model, train_cfg, state.lr)
+        optimizer.load_state_dict(resume["optimizer"])
+        ck.set_rng_state(resume["rng"])
+        if resume["hidden"] is not None:
+            hidden = tuple(h.to(device) for h in resume["hidden"])
+        print(f"resuming {partial} at epoch {state.epoch + 1}, batch {state.batch}, step {state.step}")
+    elif prev is not None:
+        model = ck.build_model_from_checkpoint(prev, table, device)
+        p = prev["state"]
+        state = TrainState(round=args.round, lr=train_cfg.lr)
+        if train_cfg.carry_lr:
+            state.epoch = state.round_start_epoch = int(p["epoch"])
+            state.lr, state.best_valid = float(p["lr"]), float(p["best_valid"])
+        optimizer = make_optimizer(model, train_cfg, state.lr)
+        if not train_cfg.reset_optimizer and prev.get("optimizer") is not None \
+                and prev["train_config"].get("optimizer") == train_cfg.optimizer:
+            optimizer.load_state_dict(prev["optimizer"])
+            for g in optimizer.param_groups:
+                g["lr"] = state.lr
+    else:
+        model = build_model(model_cfg, table).to(device)
+        state = TrainState(round=args.round, lr=train_cfg.lr)
+        optimizer = make_optimizer(model, train_cfg, state.lr)
+
+    counts = model.param_counts()
+    print(f"model {model_cfg.model}: {counts['total']:,} parameters "
+          f"({counts['embed_output']:,} in embeddings and output), device {device}")
+
+    def snapshot(st, hid):
+        return ck.make_checkpoint(model, optimizer, train_cfg.to_dict(), st.to_dict(), vocab.words, hid)
+
+    def on_checkpoint(st, hid):
+        ck.save(partial, snapshot(st, hid))
+
+    def on_epoch(st):
+        if args.metrics:
+            write_metrics_csv(args.metrics, st.metrics)
+
+    train(model, train_tokens, valid_tokens, train_cfg, state, optimizer, hidden=hidden,
+          on_checkpoint=on_checkpoint, on_epoch=on_epoch)
+    if args.metrics:
+        write_metrics_csv(args.metrics, state.metrics)
+    ck.save(out, snapshot(state, None))
+    if partial.exists():
+        partial.unlink()
+    return 0
+
+
+def run_evaluate(args) -> int:
+    import torch
+
+    from lightrnn import checkpoint as ck
+    from lightrnn.atomic import atomic_write_json
+    from lightrnn.corpus import load_tokens
+    from lightrnn.table import TableError, WordTable
+    from lightrnn.train import evaluate, resolve_device
+    from lightrnn.vocab import CorpusError
+
+    try:
+        ckpt = ck.load(args.checkpoint)
+        table = WordTable.load(args.table) if args.table else None
+        device = resolve_device(args.device)
+        model = ck.build_model_from_checkpoint(ckpt, table, device)
+        tokens = load_tokens(args.data, model.config.vocab_size)
+    except (ck.CheckpointError, CorpusError, TableError, ValueError) as e:
+        raise UserError(str(e)) from None
+    torch.manual_seed(0)
+    result = evaluate(model, tokens, args.batch_size, args.bptt, device)
+    result = {"name": args.name, "checkpoint": str(args.checkpoint), "model": model.config.model,
+              **result, **{f"params_{k}": v for k, v in model.param_counts().items()}}
+    print(json.dumps(result, sort_keys=True))
+    if args.out:
+        atomic_write_json(args.out, result)
+    if not math.isfinite(result["loss"]):
+        raise UserError(f"loss is not finite ({result['loss']})")
+    return 0

@@ -1,0 +1,269 @@
+"""Training and evaluation: truncated BPTT with the state carried across batches (standard PTB).
+
+One loop serves every model type (they share the interface of docs/DESIGN.md). A run is one
+*round* of a bootstrap: LightRNN rounds are separated by reallocation. Everything needed to
+continue a run exactly (weights, optimizer, RNG, the carried hidden state, the position in the
+epoch) goes into the checkpoint, so a resumed run is bit-identical to an uninterrupted one on CPU.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = ["TrainConfig", "TrainState", "batchify", "evaluate", "train", "resolve_device", "make_optimizer"]
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 20  # B: parallel streams of the training text
+    bptt: int = 35  # T: truncated back-propagation length (tokens per batch per stream)
+    epochs: int = 1  # epochs in this run (one bootstrap round)
+    optimizer: str = "sgd"  # sgd | adam (the published LightRNN code uses Adam)
+    lr: float = 1.0  # initial learning rate (ignored when carry_lr takes the previous round's)
+    lr_decay: float = 0.5  # factor applied to the learning rate when it decays
+    lr_decay_start: int = 0  # 0: decay when validation loss stops improving; N: decay after every epoch > N (Zaremba)
+    min_lr: float = 0.0  # the learning rate never decays below this
+    clip: float = 5.0  # clip the global gradient norm to this (0 = off)
+    weight_decay: float = 0.0  # L2 penalty passed to the optimizer
+    seed: int = 1111  # seeds weights, dropout and everything random in training
+    device: str = "auto"  # auto (cuda if available, else cpu) | cpu | cuda | cuda:N
+    checkpoint_every: int = 0  # save a resumable checkpoint every N steps (0 = only at the end)
+    log_interval: int = 200  # steps between log lines
+    eval_batch_size: int = 10  # streams used for validation / test perplexity
+    max_steps: int = 0  # stop after this many steps in this run (0 = no limit; for tests and smoke runs)
+    reset_optimizer: bool = True  # fresh optimizer each round (published code); False carries its state
+    carry_lr: bool = True  # start a round from the previous round's lr and epoch counter
+    num_threads: int = 0  # torch CPU threads (0 = torch's default)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        for name in ("batch_size", "bptt", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("epochs", "checkpoint_every", "max_steps", "lr_decay_start", "num_threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown train config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+@dataclass
+class TrainState:
+    round: int = 0  # bootstrap round of this run
+    epoch: int = 0  # completed epochs, counted across rounds when carry_lr
+    round_start_epoch: int = 0  # value of `epoch` when this round started; the round ends cfg.epochs later
+    batch: int = 0  # next batch index inside the current epoch (mid-epoch resume)
+    step: int = 0  # optimizer steps taken in this run
+    lr: float = 1.0  # current learning rate
+    best_valid: float = math.inf  # best validation loss so far (plateau rule)
+    epoch_loss_sum: float = 0.0  # running sums of the current epoch (mid-epoch resume)
+    epoch_tokens: int = 0
+    epoch_time: float = 0.0
+    metrics: list = field(default_factory=list)  # one dict per finished epoch
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainState":
+        return cls(**d)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for but CUDA is not available")
+    return dev
+
+
+def batchify(tokens: np.ndarray, batch_size: int) -> Tensor:
+    """(N,) ids -> (N // B, B) LongTensor; column b is the b-th contiguous slice of the text.
+
+    The last N % B tokens are dropped (at most B - 1), as in the standard PTB setup.
+    """
+    n = (len(tokens) // batch_size) * batch_size
+    if n == 0:
+        raise ValueError(f"{len(tokens)} tokens cannot fill {batch_size} streams")
+    data = torch.from_numpy(np.asarray(tokens[:n], dtype=np.int64))  # (N,)
+    return data.view(batch_size, -1).t().contiguous()  # (N/B, B)
+
+
+def _detach(hidden):
+    return tuple(h.detach() for h in hidden)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, tokens: np.ndarray, batch_size: int = 10, bptt: int = 35,
+             device: torch.device | str | None = None) -> dict:
+    """Perplexity over ``tokens`` with the state carried; every target (``<eos>`` too) counts.
+
+    Returns {"loss": mean NLL in nats, "ppl": exp(loss), "tokens": targets scored}.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    data = batchify(tokens, batch_size).to(device)  # (N, B)
+    hidden = model.init_hidden(batch_size)
+    total, count = 0.0, 0
+    for i in range(0, data.size(0) - 1, bptt):
+        n = min(bptt, data.size(0) - 1 - i)
+        out = model(data[i:i + n], data[i + 1:i + 1 + n], hidden)
+        total += out.token_nll.double().sum().item()
+        count += out.token_nll.numel()
+        hidden = out.hidden
+    model.train(was_training)
+    loss = total / count
+    return {"loss": loss, "ppl": math.exp(loss), "tokens": count}
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for g in optimizer.param_groups:
+        g["lr"] = lr
+
+
+def _progress(total: int, initial: int):
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, unit="batch", leave=False)
+
+
+def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray | None,
+          cfg: TrainConfig, state: TrainState, optimizer: torch.optim.Optimizer,
+          hidden=None, on_checkpoint: Callable[[TrainState, object], None] | None = None,
+          on_epoch: Callable[[TrainState], None] | None = None,
+          log: Callable[[str], None] = print) -> TrainState:
+    """Train ``cfg.epochs`` epochs (or ``cfg.max_steps`` steps) from ``state``.
+
+    Args:
+        model: any model of docs/DESIGN.md, already on its device.
+        state: where to start (a fresh TrainState, or one read from a checkpoint).
+        optimizer: built by :func:`make_optimizer` (state restored by the caller on resume).
+        hidden: the carried hidden state at ``state.batch`` (from a mid-epoch checkpoint).
+        on_checkpoint: called with (state, hidden) every ``cfg.checkpoint_every`` steps.
+        on_epoch: called after each epoch with the metrics appended to ``state.metrics``.
+    Returns the final state (``state.metrics`` holds one dict per epoch).
+    """
+    device = next(model.parameters()).device
+    data = batchify(train_tokens, cfg.batch_size).to(device)  # (N, B)
+    starts = list(range(0, data.size(0) - 1, cfg.bptt))
+    n_batches = len(starts)
+    _set_lr(optimizer, state.lr)
+    steps_this_call = 0
+    while state.epoch < state.round_start_epoch + cfg.epochs:
+        model.train()
+        if state.batch == 0 or hidden is None:
+            if state.batch == 0:
+                state.epoch_loss_sum, state.epoch_tokens, state.epoch_time = 0.0, 0, 0.0
+            hidden = model.init_hidden(cfg.batch_size)
+        bar = _progress(n_batches, state.batch)
+        log_loss, log_tokens, log_t0 = 0.0, 0, time.perf_counter()
+        t_epoch0 = time.perf_counter() - state.epoch_time
+        while state.batch < n_batches:
+            i = starts[state.batch]
+            n = min(cfg.bptt, data.size(0) - 1 - i)
+            hidden = _detach(hidden)
+            out = model(data[i:i + n], data[i + 1:i + 1 + n], hidden)
+            hidden = out.hidden
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if cfg.clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            optimizer.step()
+            state.batch += 1
+            state.step += 1
+            steps_this_call += 1
+            ntok = out.token_nll.numel()
+            loss_sum = out.loss.item() * ntok
+            state.epoch_loss_sum += loss_sum
+            state.epoch_tokens += ntok
+            log_loss += loss_sum
+            log_tokens += ntok
+            if bar is not None:
+                bar.update(1)
+            if cfg.log_interval and state.batch % cfg.log_interval == 0:
+                dt = time.perf_counter() - log_t0
+                steps = max(1, cfg.log_interval)
+                cur = log_loss / max(1, log_tokens)
+                log(f"| round {state.round} | epoch {state.epoch + 1} | step {state.batch:5d}/{n_batches} "
+                    f"| lr {state.lr:.4g} | ms/batch {1000 * dt / steps:7.2f} | tok/s {log_tokens / dt:8.0f} "
+                    f"| loss {cur:6.3f} | ppl {math.exp(min(cur, 50)):9.2f}")
+                log_loss, log_tokens, log_t0 = 0.0, 0, time.perf_counter()
+            state.epoch_time = time.perf_counter() - t_epoch0
+            if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and on_checkpoint is not None:
+                on_checkpoint(state, _detach(hidden))
+            if cfg.max_steps and steps_this_call >= cfg.max_steps:
+                break
+        if bar is not None:
+            bar.close()
+        if state.batch < n_batches:  # stopped by max_steps inside the epoch
+            return state
+        _finish_epoch(model, valid_tokens, cfg, state, optimizer, device, log)
+        hidden = None
+        if on_epoch is not None:
+            on_epoch(state)
+        if cfg.max_steps and steps_this_call >= cfg.max_steps:
+            break
+    return state
+
+
+def _finish_epoch(model, valid_tokens, cfg, state, optimizer, device, log) -> None:
+    train_loss = state.epoch_loss_sum / max(1, state.epoch_tokens)
+    tok_s = state.epoch_tokens / max(state.epoch_time, 1e-9)
+    row = {"round": state.round, "epoch": state.epoch + 1, "step": state.step, "lr": state.lr,
+           "train_loss": train_loss, "train_ppl": math.exp(min(train_loss, 50)),
+           "valid_loss": float("nan"), "valid_ppl": float("nan"),
+           "tokens_per_s": tok_s, "elapsed_s": state.epoch_time}
+    if valid_tokens is not None:
+        v = evaluate(model, valid_tokens, cfg.eval_batch_size, cfg.bptt, device)
+        row["valid_loss"], row["valid_ppl"] = v["loss"], v["ppl"]
+        log(f"| end of round {state.round} epoch {state.epoch + 1} | time {state.epoch_time:6.1f}s "
+            f"| tok/s {tok_s:8.0f} | train ppl {row['train_ppl']:8.2f} | valid ppl {v['ppl']:8.2f}")
+        improved = v["loss"] < state.best_valid
+        state.best_valid = min(state.best_valid, v["loss"])
+    else:
+        improved = True
+    state.metrics.append(row)
+    state.epoch += 1
+    state.batch = 0
+    # Learning-rate schedule for the next epoch.
+    if cfg.lr_decay_start > 0:
+        decay = state.epoch >= cfg.lr_decay_start
+    else:
+        decay = not improved
+    if decay:
+        state.lr = max(cfg.min_lr, state.lr * cfg.lr_decay)
+        _set_lr(optimizer, state.lr)
