@@ -1,0 +1,331 @@
+// Sparse exact assignment: shortest augmenting paths and epsilon-scaling auction.
+// See sparse_lap.hpp for the algorithms, their sources and complexity.
+#include "sparse_lap.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <queue>
+#include <utility>
+
+namespace lightrnn {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int kCheckEvery = 1024;
+
+struct HeapItem {
+    double dist;
+    int32_t col;
+    // Min-heap on (dist, col): the smallest column wins ties, for determinism.
+    bool operator<(const HeapItem& o) const {
+        return dist > o.dist || (dist == o.dist && col > o.col);
+    }
+};
+
+// One Dijkstra search from free row `start`; augments and updates the duals.
+class PathSearch {
+public:
+    explicit PathSearch(const CsrGraph& g)
+        : g_(g), dist_(g.n_cols, kInf), pred_row_(g.n_cols, -1), done_(g.n_cols, 0) {}
+
+    void augment(int32_t start, LapState& st) {
+        // Reset only what the previous search touched.
+        for (int32_t j : touched_) {
+            dist_[j] = kInf;
+            pred_row_[j] = -1;
+            done_[j] = 0;
+        }
+        touched_.clear();
+        scanned_.clear();
+        std::priority_queue<HeapItem> heap;
+        relax_row(start, 0.0, st, heap);
+        int32_t sink = -1;
+        double sink_dist = 0.0;
+        while (!heap.empty()) {
+            HeapItem top = heap.top();
+            heap.pop();
+            int32_t j = top.col;
+            if (done_[j] || top.dist > dist_[j]) continue;
+            done_[j] = 1;
+            scanned_.push_back(j);
+            int32_t i = st.col_to_row[j];
+            if (i < 0) {
+                sink = j;
+                sink_dist = top.dist;
+                break;
+            }
+            relax_row(i, top.dist, st, heap);
+        }
+        if (sink < 0) {
+            throw Infeasible("no perfect matching: a row cannot be assigned (cost matrix is infeasible)");
+        }
+        // Dual update: scanned columns (dist <= sink_dist) raise their price, their rows' duals
+        // follow, so every arc keeps a reduced cost >= 0 and the new path is tight.
+        st.u[start] += sink_dist;
+        for (int32_t j : scanned_) {
+            if (j == sink) continue;
+            double delta = sink_dist - dist_[j];
+            st.p[j] += delta;
+            st.u[st.col_to_row[j]] += delta;
+        }
+        // Augment along the predecessor chain.
+        int32_t j = sink;
+        while (true) {
+            int32_t i = pred_row_[j];
+            int32_t prev = st.row_to_col[i];
+            st.row_to_col[i] = j;
+            st.col_to_row[j] = i;
+            if (i == start) break;
+            j = prev;
+        }
+        ++st.augmentations;
+    }
+
+private:
+    void relax_row(int32_t i, double base, const LapState& st, std::priority_queue<HeapItem>& heap) {
+        const double ui = st.u[i];
+        for (int64_t a = g_.indptr[i]; a < g_.indptr[i + 1]; ++a) {
+            int32_t j = g_.indices[a];
+            if (done_[j]) continue;
+            double r = g_.cost[a] + st.p[j] - ui;
+            if (r < 0.0) r = 0.0;  // rounding only: the invariants make r >= 0 exactly
+            double nd = base + r;
+            if (nd < dist_[j] || (nd == dist_[j] && pred_row_[j] > i)) {
+                if (dist_[j] == kInf) touched_.push_back(j);
+                dist_[j] = nd;
+                pred_row_[j] = i;
+                heap.push({nd, j});
+            }
+        }
+    }
+
+    const CsrGraph& g_;
+    std::vector<double> dist_;
+    std::vector<int32_t> pred_row_;
+    std::vector<uint8_t> done_;
+    std::vector<int32_t> touched_;
+    std::vector<int32_t> scanned_;
+};
+
+void check_shape(const CsrGraph& g) {
+    if (g.n_rows < 0 || g.n_cols < 0) throw std::invalid_argument("negative problem size");
+    if (g.n_rows > g.n_cols) throw Infeasible("more rows than columns: cost matrix is infeasible");
+}
+
+}  // namespace
+
+LapState row_reduction_start(const CsrGraph& g) {
+    check_shape(g);
+    LapState st;
+    st.row_to_col.assign(g.n_rows, -1);
+    st.col_to_row.assign(g.n_cols, -1);
+    st.u.assign(g.n_rows, 0.0);
+    st.p.assign(g.n_cols, 0.0);
+    for (int32_t i = 0; i < g.n_rows; ++i) {
+        double best = kInf;
+        int32_t arg = -1;
+        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+            int32_t j = g.indices[a];
+            if (g.cost[a] < best || (g.cost[a] == best && j < arg)) {
+                best = g.cost[a];
+                arg = j;
+            }
+        }
+        if (arg < 0) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
+        st.u[i] = best;
+        if (st.col_to_row[arg] < 0) {
+            st.col_to_row[arg] = i;
+            st.row_to_col[i] = arg;
+        }
+    }
+    return st;
+}
+
+void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
+    check_shape(g);
+    st.row_to_col.resize(g.n_rows, -1);
+    st.col_to_row.resize(g.n_cols, -1);
+    st.p.resize(g.n_cols, 0.0);
+    st.u.assign(g.n_rows, 0.0);
+    for (int32_t j = 0; j < g.n_cols; ++j) {
+        if (st.col_to_row[j] < 0 || st.p[j] < 0.0 || !std::isfinite(st.p[j])) st.p[j] = 0.0;
+    }
+    // Row duals from the prices; unmatch rows whose matched arc is not exactly the cheapest.
+    for (int32_t i = 0; i < g.n_rows; ++i) {
+        double best = kInf;
+        double matched = kInf;
+        int32_t mj = st.row_to_col[i];
+        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+            double v = g.cost[a] + st.p[g.indices[a]];
+            best = std::min(best, v);
+            if (g.indices[a] == mj) matched = std::min(matched, v);
+        }
+        if (best == kInf) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
+        st.u[i] = best;
+        if (mj >= 0 && !(matched <= best)) {
+            st.col_to_row[mj] = -1;
+            st.row_to_col[i] = -1;
+        }
+    }
+    // Unmatched columns must have price 0; lowering a price may break tightness of rows that
+    // have an arc into it: recompute those once more (prices only went down, so u only goes down
+    // for rows whose cheapest arc is now that column).
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (int32_t j = 0; j < g.n_cols; ++j) {
+            if (st.col_to_row[j] < 0 && st.p[j] != 0.0) {
+                st.p[j] = 0.0;
+                changed = true;
+            }
+        }
+        if (!changed) break;
+        changed = false;
+        for (int32_t i = 0; i < g.n_rows; ++i) {
+            double best = kInf;
+            double matched = kInf;
+            int32_t mj = st.row_to_col[i];
+            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+                double v = g.cost[a] + st.p[g.indices[a]];
+                best = std::min(best, v);
+                if (g.indices[a] == mj) matched = std::min(matched, v);
+            }
+            st.u[i] = best;
+            if (mj >= 0 && !(matched <= best)) {
+                st.col_to_row[mj] = -1;
+                st.row_to_col[i] = -1;
+                changed = true;
+            }
+        }
+    }
+    PathSearch search(g);
+    int64_t n_done = 0;
+    for (int32_t i = 0; i < g.n_rows; ++i) {
+        if (st.row_to_col[i] >= 0) continue;
+        search.augment(i, st);
+        if (++n_done % kCheckEvery == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
+    }
+}
+
+LapState solve_ssp(const CsrGraph& g, const InterruptFn& interrupted) {
+    LapState st = row_reduction_start(g);
+    repair_and_finish(g, st, interrupted);
+    return st;
+}
+
+LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices,
+                       const InterruptFn& interrupted, double scale_factor) {
+    check_shape(g);
+    LapState st;
+    st.row_to_col.assign(g.n_rows, -1);
+    st.col_to_row.assign(g.n_cols, -1);
+    st.u.assign(g.n_rows, 0.0);
+    st.p.assign(g.n_cols, 0.0);
+    if (g.n_rows == 0) return st;
+    double cmin = kInf, cmax = -kInf;
+    const int64_t nnz = g.indptr[g.n_rows];
+    for (int64_t a = 0; a < nnz; ++a) {
+        cmin = std::min(cmin, g.cost[a]);
+        cmax = std::max(cmax, g.cost[a]);
+    }
+    for (int32_t i = 0; i < g.n_rows; ++i) {
+        if (g.indptr[i] == g.indptr[i + 1]) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
+    }
+    const double range = std::max(cmax - cmin, 1e-300);
+    const bool warm = static_cast<int32_t>(warm_prices.size()) == g.n_cols;
+    if (warm) {
+        for (int32_t j = 0; j < g.n_cols; ++j) st.p[j] = std::isfinite(warm_prices[j]) ? std::max(0.0, warm_prices[j]) : 0.0;
+    }
+    // Scaling: start coarse (cold) or fine (warm: the prices are already nearly right).
+    double eps = warm ? range * 1e-4 : range / 4.0;
+    const double eps_final = std::max(range * 1e-9, std::abs(cmax) * 1e-12);
+    // A bid that runs prices beyond this means no complete matching exists on these arcs.
+    const double price_cap = range * (static_cast<double>(g.n_rows) + 2.0) + 1.0;
+    const double big = range + eps;  // second-best value for a row with a single arc
+    std::vector<int32_t> queue;
+    queue.reserve(g.n_rows);
+    int64_t work = 0;
+    while (true) {
+        // Each phase: all rows unassigned, prices kept.
+        std::fill(st.row_to_col.begin(), st.row_to_col.end(), -1);
+        std::fill(st.col_to_row.begin(), st.col_to_row.end(), -1);
+        queue.clear();
+        for (int32_t i = g.n_rows - 1; i >= 0; --i) queue.push_back(i);
+        while (!queue.empty()) {
+            int32_t i = queue.back();
+            queue.pop_back();
+            double v1 = kInf, v2 = kInf;
+            int32_t j1 = -1;
+            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+                int32_t j = g.indices[a];
+                double v = g.cost[a] + st.p[j];
+                if (v < v1 || (v == v1 && j < j1)) {
+                    v2 = v1;
+                    v1 = v;
+                    j1 = j;
+                } else if (v < v2) {
+                    v2 = v;
+                }
+            }
+            if (v2 == kInf) v2 = v1 + big;
+            st.p[j1] += (v2 - v1) + eps;
+            ++st.auction_bids;
+            if (st.p[j1] > price_cap) {
+                // Prices diverge: hand over to the exact solver, which reports infeasibility.
+                std::fill(st.row_to_col.begin(), st.row_to_col.end(), -1);
+                std::fill(st.col_to_row.begin(), st.col_to_row.end(), -1);
+                std::fill(st.p.begin(), st.p.end(), 0.0);
+                repair_and_finish(g, st, interrupted);
+                return st;
+            }
+            int32_t old = st.col_to_row[j1];
+            st.col_to_row[j1] = i;
+            st.row_to_col[i] = j1;
+            if (old >= 0) {
+                st.row_to_col[old] = -1;
+                queue.push_back(old);
+            }
+            if (++work % (kCheckEvery * 64) == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
+        }
+        if (eps <= eps_final) break;
+        eps = std::max(eps / scale_factor, eps_final);
+    }
+    repair_and_finish(g, st, interrupted);
+    return st;
+}
+
+double matching_cost(const CsrGraph& g, const LapState& st) {
+    double total = 0.0;
+    for (int32_t i = 0; i < g.n_rows; ++i) {
+        int32_t j = st.row_to_col[i];
+        double best = kInf;
+        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+            if (g.indices[a] == j) best = std::min(best, g.cost[a]);
+        }
+        total += best;
+    }
+    return total;
+}
+
+double certificate_violation(const CsrGraph& g, const LapState& st) {
+    double worst = 0.0;
+    for (int32_t j = 0; j < g.n_cols; ++j) {
+        worst = std::max(worst, -st.p[j]);
+        if (st.col_to_row[j] < 0) worst = std::max(worst, std::abs(st.p[j]));
+    }
+    for (int32_t i = 0; i < g.n_rows; ++i) {
+        int32_t mj = st.row_to_col[i];
+        if (mj < 0) return kInf;
+        double matched = kInf;
+        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+            double r = g.cost[a] + st.p[g.indices[a]] - st.u[i];
+            worst = std::max(worst, -r);
+            if (g.indices[a] == mj) matched = std::min(matched, r);
+        }
+        worst = std::max(worst, std::abs(matched));
+    }
+    return worst;
+}
+
+}  // namespace lightrnn

@@ -1,0 +1,242 @@
+// Structured LightRNN assignment by column generation; see structured.hpp.
+#include "structured.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <thread>
+
+namespace lightrnn {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+double now() {
+    using clock = std::chrono::steady_clock;
+    return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+int resolve_threads(int32_t requested, int64_t work) {
+    int hw = static_cast<int>(std::thread::hardware_concurrency());
+    int n = requested > 0 ? requested : std::max(1, std::min(hw, 8));
+    if (work < 4096) n = 1;
+    return n;
+}
+
+// Run f(begin, end) on contiguous blocks of [0, n) in `threads` threads.
+template <typename F>
+void parallel_blocks(int64_t n, int threads, F&& f) {
+    if (threads <= 1) {
+        f(int64_t{0}, n);
+        return;
+    }
+    std::vector<std::thread> pool;
+    int64_t step = (n + threads - 1) / threads;
+    for (int t = 0; t < threads; ++t) {
+        int64_t b = t * step, e = std::min(n, b + step);
+        if (b >= e) break;
+        pool.emplace_back([&f, b, e] { f(b, e); });
+    }
+    for (auto& th : pool) th.join();
+}
+
+// Indices of the k smallest entries of x[0..n) (ties: smaller index), sorted.
+template <typename T>
+void smallest_k(const T* x, int32_t n, int32_t k, std::vector<int32_t>& idx, std::vector<int32_t>& out) {
+    idx.resize(n);
+    std::iota(idx.begin(), idx.end(), 0);
+    auto less = [x](int32_t a, int32_t b) { return x[a] < x[b] || (x[a] == x[b] && a < b); };
+    k = std::min(k, n);
+    std::nth_element(idx.begin(), idx.begin() + (k - 1), idx.end(), less);
+    out.assign(idx.begin(), idx.begin() + k);
+    std::sort(out.begin(), out.end());
+}
+
+struct Graph {
+    std::vector<int64_t> indptr;
+    std::vector<int32_t> indices;
+    std::vector<double> cost;
+    CsrGraph view(int32_t n_rows, int32_t n_cols) const {
+        return CsrGraph{n_rows, n_cols, indptr.data(), indices.data(), cost.data()};
+    }
+};
+
+template <typename T>
+void build_graph(const std::vector<std::vector<int32_t>>& cells, const T* Lr, const T* Lc,
+                 int32_t R, int32_t C, Graph& g) {
+    const int64_t V = static_cast<int64_t>(cells.size());
+    g.indptr.assign(V + 1, 0);
+    for (int64_t w = 0; w < V; ++w) g.indptr[w + 1] = g.indptr[w] + static_cast<int64_t>(cells[w].size());
+    g.indices.resize(g.indptr[V]);
+    g.cost.resize(g.indptr[V]);
+    for (int64_t w = 0; w < V; ++w) {
+        int64_t a = g.indptr[w];
+        for (int32_t cell : cells[w]) {
+            int32_t i = cell / C, j = cell % C;
+            g.indices[a] = cell;
+            g.cost[a] = static_cast<double>(Lr[w * R + i]) + static_cast<double>(Lc[w * C + j]);
+            ++a;
+        }
+    }
+}
+
+template <typename T>
+double table_cost(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C, const int32_t* rows, const int32_t* cols) {
+    double total = 0.0;
+    for (int64_t w = 0; w < V; ++w) {
+        total += static_cast<double>(Lr[w * R + rows[w]]) + static_cast<double>(Lc[w * C + cols[w]]);
+    }
+    return total;
+}
+
+}  // namespace
+
+template <typename T>
+TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C,
+                        const int32_t* current_rows, const int32_t* current_cols,
+                        const TableOptions& opt, const InterruptFn& interrupted) {
+    TableResult res;
+    if (V < 0 || R < 1 || C < 1) throw std::invalid_argument("table sizes must be positive");
+    const int64_t n_cells = static_cast<int64_t>(R) * C;
+    if (n_cells > std::numeric_limits<int32_t>::max()) throw std::invalid_argument("R*C does not fit in int32");
+    if (V > n_cells) throw Infeasible("more words than cells: no complete table exists");
+    res.rows.assign(V, 0);
+    res.cols.assign(V, 0);
+    res.current_objective = current_rows ? table_cost(Lr, Lc, V, R, C, current_rows, current_cols)
+                                         : std::numeric_limits<double>::quiet_NaN();
+    if (V == 0) {
+        res.certified = true;
+        return res;
+    }
+    const int threads = resolve_threads(opt.threads, static_cast<int64_t>(V) * (R + C));
+    const int32_t k = std::max<int32_t>(1, opt.k);
+
+    // 1. Candidate cells per word.
+    double t0 = now();
+    std::vector<std::vector<int32_t>> cells(V);
+    parallel_blocks(V, threads, [&](int64_t b, int64_t e) {
+        std::vector<int32_t> idx, rk, ck;
+        for (int64_t w = b; w < e; ++w) {
+            smallest_k(Lr + w * R, R, k, idx, rk);
+            smallest_k(Lc + w * C, C, k, idx, ck);
+            auto& cw = cells[w];
+            cw.reserve(rk.size() * ck.size() + 1);
+            for (int32_t i : rk)
+                for (int32_t j : ck) cw.push_back(i * C + j);
+            int32_t fallback = current_rows ? current_rows[w] * C + current_cols[w] : static_cast<int32_t>(w);
+            if (!std::binary_search(cw.begin(), cw.end(), fallback)) {
+                cw.insert(std::upper_bound(cw.begin(), cw.end(), fallback), fallback);
+            }
+        }
+    });
+    res.time_candidates = now() - t0;
+
+    Graph g;
+    LapState st;
+    std::vector<double> pmin_row(R);
+    std::vector<std::vector<int32_t>> added(V);
+    std::vector<double> word_min(V);
+    bool first = true;
+    for (int32_t round = 0; round < opt.max_rounds; ++round) {
+        if (interrupted && interrupted()) throw Interrupted("interrupted");
+        // 2. Exact sparse solve (warm after the first round).
+        double t1 = now();
+        build_graph(cells, Lr, Lc, R, C, g);
+        CsrGraph view = g.view(V, static_cast<int32_t>(n_cells));
+        if (first) {
+            bool auction = opt.method == TableMethod::Auction;
+            if (opt.method == TableMethod::Auto) {
+                // Heavy contention for the cheapest cells makes shortest-path searches long;
+                // the auction spreads words by prices first. Measured on LightRNN-shaped problems.
+                auction = V >= 200000;
+            }
+            st = auction ? solve_auction(view, {}, interrupted) : solve_ssp(view, interrupted);
+            res.method = auction ? "auction+ssp" : "ssp";
+            first = false;
+        } else {
+            repair_and_finish(view, st, interrupted);
+        }
+        res.time_solve += now() - t1;
+        ++res.pricing_rounds;
+
+        // 3. Pricing over every cell for every word, with row pruning.
+        double t2 = now();
+        const double* p = st.p.data();
+        for (int32_t i = 0; i < R; ++i) {
+            double m = kInf;
+            for (int32_t j = 0; j < C; ++j) m = std::min(m, p[static_cast<int64_t>(i) * C + j]);
+            pmin_row[i] = m;
+        }
+        std::vector<int64_t> n_added_block(threads, 0);
+        parallel_blocks(V, threads, [&](int64_t b, int64_t e) {
+            std::vector<std::pair<double, int32_t>> viol;
+            for (int64_t w = b; w < e; ++w) {
+                const T* lr = Lr + w * R;
+                const T* lc = Lc + w * C;
+                double lcmin = kInf;
+                for (int32_t j = 0; j < C; ++j) lcmin = std::min(lcmin, static_cast<double>(lc[j]));
+                const double uw = st.u[w];
+                const double tol = opt.rel_tol * (std::abs(uw) + 1.0);
+                double best = uw;  // the matched cell is tight: min over all cells is <= u_w
+                viol.clear();
+                for (int32_t i = 0; i < R; ++i) {
+                    const double li = static_cast<double>(lr[i]);
+                    if (li + lcmin + pmin_row[i] >= best) continue;  // no cell of row i beats the best so far
+                    const double* pi = p + static_cast<int64_t>(i) * C;
+                    for (int32_t j = 0; j < C; ++j) {
+                        double v = li + static_cast<double>(lc[j]) + pi[j];
+                        if (v < best) best = v;
+                        if (v < uw - tol) viol.emplace_back(v, i * C + j);
+                    }
+                }
+                word_min[w] = best;
+                added[w].clear();
+                if (!viol.empty()) {
+                    size_t keep = std::min<size_t>(viol.size(), std::max(1, opt.max_add_per_word));
+                    std::partial_sort(viol.begin(), viol.begin() + keep, viol.end());
+                    for (size_t a = 0; a < keep; ++a) added[w].push_back(viol[a].second);
+                }
+            }
+        });
+        int64_t n_added = 0;
+        for (int64_t w = 0; w < V; ++w) {
+            for (int32_t cell : added[w]) {
+                auto& cw = cells[w];
+                auto it = std::lower_bound(cw.begin(), cw.end(), cell);
+                if (it == cw.end() || *it != cell) {
+                    cw.insert(it, cell);
+                    ++n_added;
+                }
+            }
+        }
+        res.time_pricing += now() - t2;
+        // Certificate: sum of the true per-word minima minus the sum of prices.
+        double lb = 0.0;
+        for (int64_t w = 0; w < V; ++w) lb += word_min[w];
+        for (int64_t c = 0; c < n_cells; ++c) lb -= st.p[c];
+        res.lower_bound = lb;
+        if (n_added == 0) {
+            res.certified = true;
+            break;
+        }
+    }
+    for (int64_t w = 0; w < V; ++w) {
+        int32_t cell = st.row_to_col[w];
+        res.rows[w] = cell / C;
+        res.cols[w] = cell % C;
+    }
+    res.objective = table_cost(Lr, Lc, V, R, C, res.rows.data(), res.cols.data());
+    res.arcs = static_cast<int64_t>(g.indices.size());
+    res.augmentations = st.augmentations;
+    res.auction_bids = st.auction_bids;
+    return res;
+}
+
+template TableResult solve_table<float>(const float*, const float*, int32_t, int32_t, int32_t, const int32_t*,
+                                        const int32_t*, const TableOptions&, const InterruptFn&);
+template TableResult solve_table<double>(const double*, const double*, int32_t, int32_t, int32_t, const int32_t*,
+                                         const int32_t*, const TableOptions&, const InterruptFn&);
+
+}  // namespace lightrnn

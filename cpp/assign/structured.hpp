@@ -1,0 +1,62 @@
+// Structured (separable) assignment for LightRNN word reallocation.
+//
+// V words, an R x C table (R*C >= V), cost(w, (i, j)) = Lr[w, i] + Lc[w, j].  Find the one-to-one
+// map of words into cells of minimum total cost, exactly, without ever forming the V x (R*C) cost
+// matrix (at V = 10^6 that would be 10^12 entries).
+//
+// Method: column generation (delayed pricing) on the bipartite matching LP.
+//   1. Candidates: each word's k cheapest rows x k cheapest columns, plus a cell that makes a
+//      complete matching certain (the current table's cell, else the frequency-order cell).
+//      O(V (R + C)) with nth_element.
+//   2. Solve the sparse problem exactly (sparse_lap.hpp: shortest augmenting paths, or auction
+//      then shortest paths), warm-started from the previous round's matching and prices.
+//   3. Pricing: with the cell prices p >= 0 and word duals u of the sparse optimum, a cell (i, j)
+//      prices out for word w when Lr[w,i] + Lc[w,j] + p_ij < u_w.  For each word, rows are
+//      pruned by the bound Lr[w,i] + min_j Lc[w,j] + min_j p_ij; only rows that pass are scanned.
+//      Violating cells are added and step 2 repeats.  When no cell prices out, (u', p) with
+//      u'_w = min over ALL cells of (cost + p) is a feasible dual of the full problem and
+//      sum(u') - sum(p) is a lower bound equal to the objective: a certificate of optimality.
+// Complexity per round: O(V (R + C)) for the bounds plus C per row scanned, plus the sparse solve.
+// Deterministic: words are split into fixed contiguous blocks for the threads and the results
+// are merged in word order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sparse_lap.hpp"
+
+namespace lightrnn {
+
+enum class TableMethod { Auto = 0, ShortestPath = 1, Auction = 2 };
+
+struct TableOptions {
+    int32_t k = 4;                 // candidate rows and columns per word
+    int32_t max_rounds = 100;      // pricing rounds before giving up (result then uncertified)
+    int32_t max_add_per_word = 4;  // most-violating cells added per word per round
+    int32_t threads = 0;           // 0 = hardware concurrency (capped at 8)
+    double rel_tol = 1e-12;        // a cell prices out if it beats u_w by more than rel_tol*(|u_w|+1)
+    TableMethod method = TableMethod::Auto;
+};
+
+struct TableResult {
+    std::vector<int32_t> rows, cols;  // (V) new cell of each word
+    double objective = 0.0;           // sum of costs of the new table
+    double current_objective = 0.0;   // same for `current` (NaN when not given)
+    double lower_bound = 0.0;         // dual bound over the FULL problem (the certificate)
+    bool certified = false;           // pricing found no violating cell
+    int32_t pricing_rounds = 0;
+    int64_t arcs = 0;                 // arcs in the final candidate graph
+    int64_t augmentations = 0;
+    int64_t auction_bids = 0;
+    std::string method;               // algorithm used for the first sparse solve
+    double time_candidates = 0.0, time_solve = 0.0, time_pricing = 0.0;  // seconds
+};
+
+template <typename T>
+TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C,
+                        const int32_t* current_rows, const int32_t* current_cols,
+                        const TableOptions& opt, const InterruptFn& interrupted);
+
+}  // namespace lightrnn
