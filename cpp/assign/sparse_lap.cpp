@@ -113,6 +113,57 @@ void check_shape(const CsrGraph& g) {
     if (g.n_rows > g.n_cols) throw Infeasible("more rows than columns: cost matrix is infeasible");
 }
 
+// Augmenting row reduction (Jonker and Volgenant 1987): exact-price bidding (an auction with
+// epsilon = 0).  A free row takes its cheapest column and raises that column's price to the row's
+// second-best value, so the row stays exactly tight and every other row's duals stay feasible;
+// the displaced owner becomes free.  Ties can make this cycle, so the number of bids is bounded;
+// rows still free afterwards go to the shortest-path searches.
+void augmenting_row_reduction(const CsrGraph& g, LapState& st) {
+    std::vector<int32_t> free_rows;
+    for (int32_t i = g.n_rows - 1; i >= 0; --i)
+        if (st.row_to_col[i] < 0) free_rows.push_back(i);
+    int64_t budget = 8 * static_cast<int64_t>(free_rows.size()) + 16;
+    std::vector<int32_t> left;
+    while (!free_rows.empty() && budget-- > 0) {
+        int32_t i = free_rows.back();
+        free_rows.pop_back();
+        double v1 = kInf, v2 = kInf;
+        int32_t j1 = -1, j2 = -1;
+        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+            int32_t j = g.indices[a];
+            double v = g.cost[a] + st.p[j];
+            if (v < v1 || (v == v1 && j < j1)) {
+                v2 = v1; j2 = j1;
+                v1 = v; j1 = j;
+            } else if (v < v2 || (v == v2 && j < j2)) {
+                v2 = v; j2 = j;
+            }
+        }
+        if (j1 < 0) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
+        int32_t target = j1;
+        if (v2 == kInf) {
+            // Only one column: take it if free, else leave the row to the exact search.
+            if (st.col_to_row[j1] >= 0) { left.push_back(i); continue; }
+        } else if (v1 < v2) {
+            st.p[j1] += v2 - v1;
+        } else if (st.col_to_row[j1] >= 0 && st.col_to_row[j2] < 0) {
+            target = j2;  // a tie: prefer the free column, no price change needed
+        } else if (st.col_to_row[j1] >= 0) {
+            left.push_back(i);  // a tie between owned columns would only cycle
+            continue;
+        }
+        st.u[i] = (v2 == kInf) ? v1 : v2;
+        int32_t old = st.col_to_row[target];
+        st.col_to_row[target] = i;
+        st.row_to_col[i] = target;
+        ++st.auction_bids;
+        if (old >= 0) {
+            st.row_to_col[old] = -1;
+            free_rows.push_back(old);
+        }
+    }
+}
+
 }  // namespace
 
 LapState row_reduction_start(const CsrGraph& g) {
@@ -148,8 +199,13 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     st.col_to_row.resize(g.n_cols, -1);
     st.p.resize(g.n_cols, 0.0);
     st.u.assign(g.n_rows, 0.0);
+    // Square problems: every column ends matched, so prices need no normalisation (and keeping
+    // them makes a warm start cheap: only rows whose arcs changed are searched again).
+    // Rectangular problems: free columns must end with price 0, the minimum.
+    const bool square = g.n_rows == g.n_cols;
     for (int32_t j = 0; j < g.n_cols; ++j) {
-        if (st.col_to_row[j] < 0 || st.p[j] < 0.0 || !std::isfinite(st.p[j])) st.p[j] = 0.0;
+        if (!std::isfinite(st.p[j])) st.p[j] = 0.0;
+        if (!square && (st.col_to_row[j] < 0 || st.p[j] < 0.0)) st.p[j] = 0.0;
     }
     // Row duals from the prices; unmatch rows whose matched arc is not exactly the cheapest.
     for (int32_t i = 0; i < g.n_rows; ++i) {
@@ -171,7 +227,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     // Unmatched columns must have price 0; lowering a price may break tightness of rows that
     // have an arc into it: recompute those once more (prices only went down, so u only goes down
     // for rows whose cheapest arc is now that column).
-    bool changed = true;
+    bool changed = !square;
     while (changed) {
         changed = false;
         for (int32_t j = 0; j < g.n_cols; ++j) {
@@ -199,6 +255,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
             }
         }
     }
+    augmenting_row_reduction(g, st);
     PathSearch search(g);
     int64_t n_done = 0;
     for (int32_t i = 0; i < g.n_rows; ++i) {
@@ -310,9 +367,11 @@ double matching_cost(const CsrGraph& g, const LapState& st) {
 
 double certificate_violation(const CsrGraph& g, const LapState& st) {
     double worst = 0.0;
-    for (int32_t j = 0; j < g.n_cols; ++j) {
-        worst = std::max(worst, -st.p[j]);
-        if (st.col_to_row[j] < 0) worst = std::max(worst, std::abs(st.p[j]));
+    if (g.n_rows != g.n_cols) {
+        for (int32_t j = 0; j < g.n_cols; ++j) {
+            worst = std::max(worst, -st.p[j]);
+            if (st.col_to_row[j] < 0) worst = std::max(worst, std::abs(st.p[j]));
+        }
     }
     for (int32_t i = 0; i < g.n_rows; ++i) {
         int32_t mj = st.row_to_col[i];

@@ -2,9 +2,10 @@
 //
 // Problem.  Rows i = 0..n-1, columns j = 0..m-1 (n <= m), arcs (i, j) with finite costs c_ij in
 // CSR form.  Find a matching that covers every row and minimises the sum of its arc costs.
-// Dual (min form): row duals u_i, column prices p_j >= 0, reduced cost r_ij = c_ij + p_j - u_i.
-// Optimality certificate: r_ij >= 0 on every arc, r_ij = 0 on matched arcs, p_j = 0 on unmatched
-// columns; then sum(u) - sum(p) equals the matching's cost (LP duality), so it is optimal.
+// Dual (min form): row duals u_i, column prices p_j, reduced cost r_ij = c_ij + p_j - u_i.
+// Optimality certificate: r_ij >= 0 on every arc, r_ij = 0 on matched arcs, and (rectangular
+// case only) p_j >= 0 with p_j = 0 on unmatched columns; then sum(u) - sum(p) equals the
+// matching's cost (LP duality), so it is optimal.
 //
 // Two algorithms, both exact:
 //
@@ -69,9 +70,11 @@ struct LapState {
 // Fresh state: p = 0, u_i = min_j c_ij, each row matched to its cheapest column if still free.
 LapState row_reduction_start(const CsrGraph& g);
 
-// Make `st` satisfy the certificate's invariants on `g` (prices of free columns to 0, u from the
-// prices, non-tight matched arcs unmatched; `st.p` may come from anywhere, negative entries are
-// raised to 0), then run shortest augmenting paths for every free row.  Throws Infeasible.
+// Make `st` satisfy the certificate's invariants on `g` (u from the prices, non-tight matched
+// arcs unmatched; rectangular case: prices of free columns and negative prices set to 0, which
+// may unmatch more rows), then run shortest augmenting paths for every free row.  Square
+// problems keep every price, so a warm start after adding arcs re-searches only the rows whose
+// new arcs undercut their match.  Throws Infeasible.
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted);
 
 // Exact solve by shortest augmenting paths from a row-reduction start.
