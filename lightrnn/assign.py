@@ -1,0 +1,292 @@
+"""Exact minimum-cost assignment: dense, sparse, and the structured LightRNN reallocation.
+
+Three entry points over one C++ core (``lightrnn._assign``; see ``cpp/assign/*.hpp`` for the
+algorithms, their sources and complexity):
+
+- :func:`linear_sum_assignment` - drop-in for ``scipy.optimize.linear_sum_assignment``;
+- :func:`min_weight_full_bipartite_matching` - a sparse (CSR) graph, like
+  ``scipy.sparse.csgraph.min_weight_full_bipartite_matching``;
+- :func:`solve_table` - LightRNN reallocation: V words into an R x C table with separable costs
+  ``L_r[w, i] + L_c[w, j]``, solved exactly by column generation without forming the V x (R*C)
+  matrix, with a dual lower bound that certifies optimality.
+
+Values are validated once here: NaN and -inf are invalid (the error names the first bad entry),
++inf marks a forbidden pair, a problem without a complete assignment raises ValueError saying it
+is infeasible. The GIL is released during a solve and Ctrl-C interrupts it. This module needs
+numpy only (scipy only when you pass a scipy.sparse matrix); it never imports torch.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from lightrnn import _assign
+
+__all__ = ["linear_sum_assignment", "min_weight_full_bipartite_matching", "solve_table", "TableSolution"]
+
+_CHECK_BLOCK = 1 << 16  # rows per block when scanning big arrays for bad values (bounded memory)
+
+
+def _first_bad(a: np.ndarray, bad_mask_fn) -> tuple[int, ...] | None:
+    """Index of the first entry where ``bad_mask_fn`` is True, scanning in row blocks."""
+    if a.size == 0:
+        return None
+    flat = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
+    for start in range(0, flat.shape[0], _CHECK_BLOCK):
+        block = flat[start:start + _CHECK_BLOCK]
+        mask = bad_mask_fn(block)
+        if mask.any():
+            r, c = np.unravel_index(int(np.argmax(mask)), block.shape)
+            idx = (start + int(r), int(c))
+            return idx if a.ndim > 1 else (idx[0],)
+    return None
+
+
+def _check_no_nan_neginf(a: np.ndarray, name: str, forbid_posinf: bool = False) -> None:
+    def bad(b):
+        m = np.isnan(b) | np.isneginf(b)
+        return m | np.isposinf(b) if forbid_posinf else m
+    at = _first_bad(a, bad)
+    if at is not None:
+        raise ValueError(f"{name} contains an invalid entry {float(a[at])} at index {list(at)} "
+                         f"(NaN and -inf are invalid{'; +inf is not allowed here' if forbid_posinf else '; +inf means forbidden'})")
+
+
+def _as_cost_matrix(cost_matrix: Any) -> np.ndarray:
+    a = np.asarray(cost_matrix)
+    if a.ndim != 2:
+        raise ValueError(f"expected a matrix (2-D array), got a {a.ndim}-D array")
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"cost matrix must be numeric (bool, int or float), got dtype {a.dtype}")
+    return a.astype(np.float64, copy=False)
+
+
+def linear_sum_assignment(cost_matrix: Any, maximize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Solve the linear sum assignment problem (same contract as SciPy's).
+
+    Args:
+        cost_matrix: (n, m) costs; +inf (or -inf with ``maximize``) forbids a pair.
+        maximize: maximise the total instead.
+
+    Returns:
+        (row_ind, col_ind): int64 arrays of length min(n, m); ``row_ind`` sorted, and
+        ``cost_matrix[row_ind, col_ind].sum()`` is optimal.
+
+    Raises:
+        ValueError: not 2-D, not numeric, NaN or -inf (+inf with ``maximize``) entries, or no
+        complete assignment (infeasible).
+    """
+    a = _as_cost_matrix(cost_matrix)
+    if maximize:
+        _check_no_nan_neginf(-a, "cost matrix")
+        a = -a
+    else:
+        _check_no_nan_neginf(a, "cost matrix")
+    n, m = a.shape
+    if n == 0 or m == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    transposed = n > m
+    if transposed:
+        a = a.T
+        n, m = m, n
+    finite = np.isfinite(a)  # (n, m): +inf entries are forbidden edges
+    counts = finite.sum(axis=1)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    rows, cols = np.nonzero(finite)
+    r2c, _, _, _ = _assign.solve_sparse(indptr, cols.astype(np.int32), a[rows, cols], n, m, "ssp")
+    r2c = np.asarray(r2c, dtype=np.int64)
+    if transposed:
+        order = np.argsort(r2c, kind="stable")
+        return r2c[order], order.astype(np.int64)
+    return np.arange(n, dtype=np.int64), r2c
+
+
+def _csr_parts(graph: Any, shape: tuple[int, int] | None):
+    if isinstance(graph, tuple) and len(graph) == 3:
+        indptr, indices, data = (np.asarray(x) for x in graph)
+        if shape is None:
+            n = len(indptr) - 1
+            shape = (n, int(indices.max()) + 1 if indices.size else 0)
+        return indptr, indices, data, shape
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover - scipy missing and a non-tuple given
+        raise TypeError("graph must be (indptr, indices, data) or a scipy.sparse matrix") from None
+    if not sp.issparse(graph):
+        raise TypeError(f"graph must be (indptr, indices, data) or a scipy.sparse matrix, got {type(graph).__name__}")
+    csr = sp.csr_matrix(graph)
+    return csr.indptr, csr.indices, csr.data, csr.shape
+
+
+def _transpose_csr(indptr, indices, data, n, m):
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    order = np.lexsort((rows, indices))
+    t_indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(indices, minlength=m), out=t_indptr[1:])
+    return t_indptr, rows[order], data[order]
+
+
+def min_weight_full_bipartite_matching(graph: Any, maximize: bool = False,
+                                       shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-weight matching covering the smaller side of a sparse bipartite graph.
+
+    Args:
+        graph: a scipy.sparse matrix (stored entries are the edges, their values the weights,
+            explicit zeros included) or a CSR triple ``(indptr, indices, data)``.
+        maximize: maximise the total weight instead.
+        shape: (n, m) for a CSR triple (default: n from indptr, m from the largest index).
+
+    Returns:
+        (row_ind, col_ind) as :func:`linear_sum_assignment`.
+
+    Raises:
+        ValueError: bad structure, NaN or -inf weights, or no full matching (infeasible).
+    """
+    indptr, indices, data, (n, m) = _csr_parts(graph, shape)
+    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    if data.dtype.kind not in "biuf":
+        raise ValueError(f"edge weights must be numeric, got dtype {data.dtype}")
+    data = np.asarray(data, dtype=np.float64)
+    if indptr.ndim != 1 or len(indptr) != n + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        raise ValueError("indptr must be non-decreasing, start at 0 and have n_rows + 1 entries")
+    if len(indices) != indptr[-1] or len(data) != indptr[-1]:
+        raise ValueError(f"indices and data must have indptr[-1] = {int(indptr[-1])} entries")
+    if indices.size and (indices.min() < 0 or indices.max() >= m):
+        raise ValueError(f"column indices must lie in [0, {m})")
+    w = -data if maximize else data
+    _check_no_nan_neginf(w, "edge weights")
+    if n == 0 or m == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    keep = np.isfinite(w)  # +inf weight: the edge is forbidden
+    if not keep.all():
+        rows = np.repeat(np.arange(n), np.diff(indptr))[keep]
+        indices, w = indices[keep], w[keep]
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    transposed = n > m
+    if transposed:
+        indptr, indices, w = _transpose_csr(indptr, indices, w, n, m)
+        n, m = m, n
+    try:
+        r2c, _, _, _ = _assign.solve_sparse(indptr, indices.astype(np.int32), w, n, m, "ssp")
+    except ValueError as e:
+        raise ValueError(f"no full matching exists: {e}") from None
+    r2c = np.asarray(r2c, dtype=np.int64)
+    if transposed:
+        order = np.argsort(r2c, kind="stable")
+        return r2c[order], order.astype(np.int64)
+    return np.arange(n, dtype=np.int64), r2c
+
+
+@dataclasses.dataclass
+class TableSolution:
+    rows: np.ndarray  # (V,) int32: new row of each word
+    cols: np.ndarray  # (V,) int32: new column of each word
+    objective: float  # sum over words of L_r[w, rows[w]] + L_c[w, cols[w]]
+    current_objective: float  # the same for `current` (NaN when not given)
+    lower_bound: float  # dual bound over the FULL problem: objective - lower_bound >= 0 is the gap
+    certified: bool  # pricing found no cell that could improve the solution: it is optimal
+    pricing_rounds: int  # sparse solves (column-generation rounds)
+    arcs: int  # word-cell pairs in the final candidate graph
+    method: str  # algorithm of the first sparse solve
+    times: dict  # seconds: candidates, solve, pricing, total
+
+    @property
+    def gap(self) -> float:
+        return self.objective - self.lower_bound
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("rows"), d.pop("cols")
+        d["gap"] = self.gap
+        return d
+
+
+def _current_cells(current: Any, V: int, R: int, C: int) -> tuple[np.ndarray, np.ndarray]:
+    if hasattr(current, "rows") and hasattr(current, "cols"):
+        r, c = np.asarray(current.rows), np.asarray(current.cols)
+    else:
+        a = np.asarray(current)
+        if a.ndim != 2 or a.shape[1] != 2:
+            raise ValueError(f"current must be (V, 2) cells or have .rows/.cols, got shape {a.shape}")
+        r, c = a[:, 0], a[:, 1]
+    if r.shape != (V,) or c.shape != (V,):
+        raise ValueError(f"current must give a cell for each of the {V} words, got {r.shape[0]}")
+    if (r < 0).any() or (r >= R).any() or (c < 0).any() or (c >= C).any():
+        w = int(np.flatnonzero((r < 0) | (r >= R) | (c < 0) | (c >= C))[0])
+        raise ValueError(f"current cell of word {w} is ({int(r[w])}, {int(c[w])}), outside the {R} x {C} table")
+    flat = r.astype(np.int64) * C + c
+    if np.unique(flat).size != V:
+        raise ValueError("current places two words in the same cell")
+    return np.ascontiguousarray(r, dtype=np.int32), np.ascontiguousarray(c, dtype=np.int32)
+
+
+def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int = 4,
+                max_rounds: int = 100, max_add_per_word: int = 4, threads: int = 0,
+                method: str = "auto", rel_tol: float = 1e-12) -> TableSolution:
+    """Exact LightRNN reallocation: the one-to-one map of V words into R x C cells that minimises
+    ``sum_w L_r[w, row(w)] + L_c[w, col(w)]``.
+
+    Args:
+        L_r: (V, R) row costs, float32 or float64 (other numeric types are converted).
+        L_c: (V, C) column costs, same dtype. R * C >= V. Finite values only.
+        current: the current table, (V, 2) cells or an object with ``.rows``/``.cols`` (a
+            WordTable): used as the fallback cell of each word and scored.
+        k: candidate rows and columns per word in the first round.
+        max_rounds: column-generation rounds before giving up (the result is then uncertified).
+        max_add_per_word: most-violating cells added per word per round.
+        threads: threads for candidates and pricing (0 = all cores).
+        method: "auto", "auction" (epsilon-scaling auction then shortest paths) or "ssp".
+        rel_tol: a cell prices out when it beats a word's dual by more than rel_tol*(|u|+1).
+
+    Returns:
+        TableSolution with ``rows``, ``cols`` (V,) int32 and the objective, the objective of
+        ``current``, the certificate (``lower_bound``, ``gap``, ``certified``), the pricing
+        rounds and the time of each phase.
+
+    Never forms the V x (R*C) cost matrix: memory is O(V (k^2 + added cells)) beside the inputs.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    if method not in ("auto", "auction", "ssp"):
+        raise ValueError(f"method must be 'auto', 'auction' or 'ssp', got {method!r}")
+    L_r, L_c = np.asarray(L_r), np.asarray(L_c)
+    if L_r.ndim != 2 or L_c.ndim != 2:
+        raise ValueError(f"L_r and L_c must be 2-D, got shapes {L_r.shape} and {L_c.shape}")
+    if L_r.shape[0] != L_c.shape[0]:
+        raise ValueError(f"L_r has {L_r.shape[0]} words but L_c has {L_c.shape[0]}")
+    for name, a in (("L_r", L_r), ("L_c", L_c)):
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must be numeric, got dtype {a.dtype}")
+    dtype = np.float32 if (L_r.dtype == np.float32 and L_c.dtype == np.float32) else np.float64
+    L_r = np.ascontiguousarray(L_r, dtype=dtype)
+    L_c = np.ascontiguousarray(L_c, dtype=dtype)
+    V, R = L_r.shape
+    C = L_c.shape[1]
+    if V > 0 and (R < 1 or C < 1):
+        raise ValueError(f"the table needs at least one row and one column, got {R} x {C}")
+    if V > R * C:
+        raise ValueError(f"infeasible: {V} words do not fit in {R} x {C} = {R * C} cells")
+    if R * C >= 2**31:
+        raise ValueError(f"R * C = {R * C} cells exceeds the int32 cell index")
+    _check_no_nan_neginf(L_r, "L_r", forbid_posinf=True)
+    _check_no_nan_neginf(L_c, "L_c", forbid_posinf=True)
+    cr = cc = None
+    if current is not None:
+        cr, cc = _current_cells(current, V, R, C)
+    fn = _assign.solve_table_f32 if dtype == np.float32 else _assign.solve_table_f64
+    d = fn(L_r, L_c, cr, cc, R, C, int(k), int(max_rounds), int(max_add_per_word), int(threads),
+           float(rel_tol), method)
+    total = time.perf_counter() - t0
+    return TableSolution(
+        rows=np.asarray(d["rows"]), cols=np.asarray(d["cols"]), objective=float(d["objective"]),
+        current_objective=float(d["current_objective"]), lower_bound=float(d["lower_bound"]),
+        certified=bool(d["certified"]), pricing_rounds=int(d["pricing_rounds"]), arcs=int(d["arcs"]),
+        method=str(d["method"]),
+        times={"candidates": d["time_candidates"], "solve": d["time_solve"],
+               "pricing": d["time_pricing"], "total": total})
