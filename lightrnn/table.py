@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 from typing import Sequence
 
 import numpy as np
@@ -123,7 +124,10 @@ class WordTable:
     @staticmethod
     def _shape(vocab_size: int, n_rows: int | None, n_cols: int | None) -> tuple[int, int]:
         side = default_side(vocab_size)
-        return int(n_rows or side), int(n_cols or side)
+        r, c = int(n_rows or side), int(n_cols or side)
+        if vocab_size > r * c:
+            raise TableError(f"{vocab_size} words do not fit in a {r} x {c} table ({r * c} cells)")
+        return r, c
 
     @classmethod
     def from_cells(cls, cells, n_rows: int, n_cols: int) -> "WordTable":
@@ -165,7 +169,7 @@ class WordTable:
                 cells, shape = z["cells"], z["shape"]
         except FileNotFoundError:
             raise TableError(f"{path}: no such table file") from None
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             if isinstance(e, TableError):
                 raise
             raise TableError(f"{path}: cannot read word table: {e}") from None
