@@ -33,6 +33,9 @@ example:
   lightrnn evaluate --checkpoint checkpoint_2.pt --data test.npy --name test --out test.json
 """
 
+# TrainConfig fields that may differ between an interrupted run and its resumption.
+_OPERATIONAL = {"max_steps", "checkpoint_every", "log_interval", "num_threads", "device"}
+
 METRIC_FIELDS = ["round", "epoch", "step", "lr", "train_loss", "train_ppl", "valid_loss",
                  "valid_ppl", "tokens_per_s", "elapsed_s"]
 
@@ -156,8 +159,11 @@ def run_train(args) -> int:
             resume = ck.load(partial)
         except ck.CheckpointError as e:
             raise UserError(f"{e} (delete it or pass --no-resume)") from None
-        if resume["model_config"] != model_cfg.to_dict() or resume["train_config"] != train_cfg.to_dict() \
-                or resume["round"] != args.round:
+        def essential(d):  # settings that change the numbers (not how often we log or save)
+            return {k: v for k, v in d.items() if k not in _OPERATIONAL}
+
+        if resume["model_config"] != model_cfg.to_dict() or resume["round"] != args.round \
+                or essential(resume["train_config"]) != essential(train_cfg.to_dict()):
             raise UserError(f"{partial} was written with other settings; delete it or pass --no-resume")
 
     hidden = None
@@ -203,8 +209,14 @@ def run_train(args) -> int:
         if args.metrics:
             write_metrics_csv(args.metrics, st.metrics)
 
-    train(model, train_tokens, valid_tokens, train_cfg, state, optimizer, hidden=hidden,
-          on_checkpoint=on_checkpoint, on_epoch=on_epoch)
+    state = train(model, train_tokens, valid_tokens, train_cfg, state, optimizer, hidden=hidden,
+                  on_checkpoint=on_checkpoint, on_epoch=on_epoch)
+    if state.epoch < state.round_start_epoch + train_cfg.epochs:
+        # Stopped by --max-steps: save where we are, as an interruption would, and do not
+        # write OUT (the round is not finished). Running the same command again resumes.
+        ck.save(partial, snapshot(state, getattr(state, "last_hidden", None)))
+        print(f"stopped after {state.step} steps (--max-steps); {partial} holds the state, run again to resume")
+        return 0
     if args.metrics:
         write_metrics_csv(args.metrics, state.metrics)
     ck.save(out, snapshot(state, None))

@@ -230,6 +230,7 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
         if bar is not None:
             bar.close()
         if state.batch < n_batches:  # stopped by max_steps inside the epoch
+            state.last_hidden = _detach(hidden)  # not a field: handed to the caller only
             return state
         _finish_epoch(model, valid_tokens, cfg, state, optimizer, device, log)
         hidden = None
