@@ -226,7 +226,7 @@ def _current_cells(current: Any, V: int, R: int, C: int) -> tuple[np.ndarray, np
 
 
 def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int = 4,
-                max_rounds: int = 100, max_add_per_word: int = 4, threads: int = 0,
+                max_rounds: int = 500, max_add_per_word: int = 8, threads: int = 0,
                 method: str = "auto", rel_tol: float = 1e-12) -> TableSolution:
     """Exact LightRNN reallocation: the one-to-one map of V words into R x C cells that minimises
     ``sum_w L_r[w, row(w)] + L_c[w, col(w)]``.

@@ -113,15 +113,24 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         return res;
     }
     const int threads = resolve_threads(opt.threads, static_cast<int64_t>(V) * (R + C));
-    const int32_t k = std::max<int32_t>(1, opt.k);
+    // Small problems: every cell is a candidate (one exact solve, no pricing rounds needed).
+    const bool dense = static_cast<int64_t>(V) * n_cells <= (int64_t{1} << 22);
+    const int32_t k = dense ? std::max(R, C) : std::max<int32_t>(1, opt.k);
 
     // 1. Candidate cells per word.
     double t0 = now();
     const int32_t n_rows = static_cast<int32_t>(n_cells);  // words + dummy words
     std::vector<std::vector<int32_t>> cells(n_rows);
+    std::vector<uint8_t> flat(V, 0);
     parallel_blocks(V, threads, [&](int64_t b, int64_t e) {
         std::vector<int32_t> idx, rk, ck;
         for (int64_t w = b; w < e; ++w) {
+            // A word whose costs are the same in every cell (e.g. it never occurred) is
+            // indifferent: it is priced like a dummy word (cheapest-priced cells).
+            const T* lr = Lr + w * R;
+            const T* lc = Lc + w * C;
+            flat[w] = std::all_of(lr, lr + R, [&](T x) { return x == lr[0]; }) &&
+                      std::all_of(lc, lc + C, [&](T x) { return x == lc[0]; });
             smallest_k(Lr + w * R, R, k, idx, rk);
             smallest_k(Lc + w * C, C, k, idx, ck);
             auto& cw = cells[w];
@@ -190,6 +199,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         parallel_blocks(V, threads, [&](int64_t b, int64_t e) {
             std::vector<std::pair<double, int32_t>> viol;
             for (int64_t w = b; w < e; ++w) {
+                if (flat[w]) continue;  // priced below, with the dummy words
                 const T* lr = Lr + w * R;
                 const T* lc = Lc + w * C;
                 double lcmin = kInf;
@@ -217,19 +227,23 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 }
             }
         });
-        if (n_rows > V) {
-            // Dummy words cost 0 everywhere: their cheapest cells are the cheapest-priced cells.
+        bool any_flat = n_rows > V || std::any_of(flat.begin(), flat.end(), [](uint8_t f) { return f != 0; });
+        if (any_flat) {
+            // Dummy and flat words cost the same constant everywhere: their cheapest cells are
+            // the cheapest-priced cells.
             std::vector<std::pair<double, int32_t>> by_price(n_rows);
             for (int32_t c = 0; c < n_rows; ++c) by_price[c] = {p[c], c};
             size_t keep = std::min<size_t>(by_price.size(), std::max(1, opt.max_add_per_word));
             std::partial_sort(by_price.begin(), by_price.begin() + keep, by_price.end());
-            for (int32_t d = V; d < n_rows; ++d) {
+            for (int32_t d = 0; d < n_rows; ++d) {
+                if (d < V && !flat[d]) continue;
+                const double base = d < V ? static_cast<double>(Lr[int64_t(d) * R]) + static_cast<double>(Lc[int64_t(d) * C]) : 0.0;
                 const double ud = st.u[d];
                 const double tol = opt.rel_tol * (std::abs(ud) + 1.0);
-                word_min[d] = std::min(ud, by_price[0].first);
+                word_min[d] = std::min(ud, base + by_price[0].first);
                 added[d].clear();
                 for (size_t a = 0; a < keep; ++a)
-                    if (by_price[a].first < ud - tol) added[d].push_back(by_price[a].second);
+                    if (base + by_price[a].first < ud - tol) added[d].push_back(by_price[a].second);
             }
         }
         int64_t n_added = 0;

@@ -33,8 +33,8 @@ enum class TableMethod { Auto = 0, ShortestPath = 1, Auction = 2 };
 
 struct TableOptions {
     int32_t k = 4;                 // candidate rows and columns per word
-    int32_t max_rounds = 100;      // pricing rounds before giving up (result then uncertified)
-    int32_t max_add_per_word = 4;  // most-violating cells added per word per round
+    int32_t max_rounds = 500;      // pricing rounds before giving up (result then uncertified)
+    int32_t max_add_per_word = 8;  // most-violating cells added per word per round
     int32_t threads = 0;           // 0 = hardware concurrency (capped at 8)
     double rel_tol = 1e-12;        // a cell prices out if it beats u_w by more than rel_tol*(|u_w|+1)
     TableMethod method = TableMethod::Auto;

