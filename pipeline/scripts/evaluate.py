@@ -1,0 +1,9 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir)))  # noqa: F821
+from _run import run_cli  # noqa: E402
+
+sm = snakemake  # noqa: F821
+run_cli(sm, ["evaluate", "--checkpoint", sm.input.checkpoint, "--data", sm.input.data,
+             "--name", sm.wildcards.split, "--batch-size", sm.params.evaluate["batch_size"], "--out", sm.output[0]])

@@ -1,0 +1,60 @@
+# Train round r: round 0 from random weights and table 0, round r > 0 from checkpoint r-1 and
+# table r (written by reallocation).  Peers (full, adaptive, slim) train one round of
+# rounds x epochs epochs.
+
+ruleorder: train_round0 > train_round
+
+
+def train_resources():
+    return {"gpu": int(config["resources"]["gpu"])}
+
+
+rule train_round0:
+    input:
+        vocab=f"{RES}/data/vocab.tsv",
+        train=f"{RES}/data/train.npy",
+        valid=f"{RES}/data/valid.npy",
+        table=f"{RES}/tables/table_0.npz",
+    output:
+        checkpoint=f"{RES}/train/checkpoint_0.pt",
+        metrics=f"{RES}/train/metrics_0.csv",
+    params:
+        round=0,
+        model=config["model"],
+        train=config["train"],
+        epochs=lambda w: config["train"]["epochs"] * (1 if lightrnn_model() == "lightrnn" else int(config["rounds"])),
+        code=CODE_MODEL,
+    resources:
+        **train_resources(),
+    log:
+        f"{RES}/logs/train_0.log",
+    benchmark:
+        f"{RES}/benchmarks/train_0.tsv"
+    script:
+        "scripts/train.py"
+
+
+rule train_round:
+    input:
+        vocab=f"{RES}/data/vocab.tsv",
+        train=f"{RES}/data/train.npy",
+        valid=f"{RES}/data/valid.npy",
+        table=f"{RES}/tables/table_{{r}}.npz",
+        init_from=lambda w: f"{RES}/train/checkpoint_{int(w.r) - 1}.pt",
+    output:
+        checkpoint=f"{RES}/train/checkpoint_{{r}}.pt",
+        metrics=f"{RES}/train/metrics_{{r}}.csv",
+    params:
+        round=lambda w: int(w.r),
+        model=config["model"],
+        train=config["train"],
+        epochs=config["train"]["epochs"],
+        code=CODE_MODEL,
+    resources:
+        **train_resources(),
+    log:
+        f"{RES}/logs/train_{{r}}.log",
+    benchmark:
+        f"{RES}/benchmarks/train_{{r}}.tsv"
+    script:
+        "scripts/train.py"
