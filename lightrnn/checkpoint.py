@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,14 +37,35 @@ class CheckpointError(ValueError):
 
 
 def get_rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state()}
+    """Every RNG training may touch, as tensors and primitives (``weights_only``-loadable).
+
+    torch CPU (and CUDA when present) as their ByteTensors; numpy's MT19937 and Python's
+    ``random`` as int64 tensors of their key words plus plain ints/floats.
+    """
+    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    py_version, py_internal, py_gauss = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": str(np_kind), "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
+                  "pos": int(np_pos), "has_gauss": int(np_has_gauss), "cached_gaussian": float(np_gauss)},
+        "python": {"version": int(py_version), "internal": torch.tensor(py_internal, dtype=torch.int64),
+                   "gauss_next": py_gauss},
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`get_rng_state` saved (parts missing from older files are skipped)."""
     torch.set_rng_state(state["torch"])
+    if "numpy" in state:
+        n = state["numpy"]
+        np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                             n["cached_gaussian"]))
+    if "python" in state:
+        p = state["python"]
+        random.setstate((p["version"], tuple(int(x) for x in p["internal"].tolist()), p["gauss_next"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -50,6 +73,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def make_checkpoint(model: nn.Module, optimizer: torch.optim.Optimizer | None, train_config: dict,
                     state: dict, vocab_words: list[str] | None = None, hidden=None) -> dict[str, Any]:
     """Assemble the checkpoint dict (tensors moved to CPU so it loads anywhere)."""
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     table = getattr(model, "table", None)
     cpu = lambda t: t.detach().cpu() if isinstance(t, torch.Tensor) else t  # noqa: E731
     return {
@@ -98,6 +122,11 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     missing = [k for k in _REQUIRED if k not in ckpt]
     if missing:
         raise CheckpointError(f"{p}: checkpoint lacks {missing}")
+    for key in ("model_config", "train_config", "model"):
+        if not isinstance(ckpt[key], dict):
+            raise CheckpointError(f"{p}: {key!r} is a {type(ckpt[key]).__name__}, expected a dict")
+    if (ckpt.get("table_cells") is None) != (ckpt.get("table_shape") is None):
+        raise CheckpointError(f"{p}: table_cells and table_shape must both be present or both None")
     return ckpt
 
 
@@ -117,8 +146,11 @@ def build_model_from_checkpoint(ckpt: dict[str, Any], table: WordTable | None = 
     """
     from lightrnn.factory import build_model
 
-    config = ModelConfig.from_dict(ckpt["model_config"])
-    model = build_model(config, table if table is not None else table_from_checkpoint(ckpt))
+    try:
+        config = ModelConfig.from_dict(ckpt["model_config"])
+        model = build_model(config, table if table is not None else table_from_checkpoint(ckpt))
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint model cannot be rebuilt: {e}") from None
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:

@@ -21,9 +21,15 @@ Round 0 starts from random weights; a later round starts from the previous round
 --checkpoint-every steps; started again with the same arguments it resumes from there and ends
 bit-identical (on CPU) to an uninterrupted run.
 
+Model flags set the architecture of round 0. With --init-from the architecture is the saved one:
+model flags may be repeated but must then equal the saved values (a differing one is an error).
+The vocabulary must be the one the previous round was trained with.
+
 example:
   lightrnn train --vocab vocab.tsv --train train.npy --valid valid.npy --table table_0.npz \\
       --out checkpoint_0.pt --metrics metrics_0.csv --hidden-dim 200 --epochs 2
+  lightrnn train --vocab vocab.tsv --train train.npy --valid valid.npy --table table_1.npz \\
+      --init-from checkpoint_0.pt --round 1 --out checkpoint_1.pt --metrics metrics_1.csv --epochs 2
 """
 
 EVAL_HELP = """\
@@ -55,7 +61,7 @@ def register(sub) -> None:
     p.add_argument("--round", type=int, default=0, help="bootstrap round number (default: 0)")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                    help="continue from OUT.partial if it exists (default: on)")
-    add_dataclass_args(p, ModelConfig, "model (ignored with --init-from unless equal)")
+    add_dataclass_args(p, ModelConfig, "model (fixed by --init-from: given flags must equal the saved ones)")
     add_dataclass_args(p, TrainConfig, "training")
     p.set_defaults(func=run_train)
 
@@ -102,9 +108,10 @@ def run_train(args) -> int:
     from lightrnn import checkpoint as ck
     from lightrnn.factory import build_model
     from lightrnn.table import TableError, WordTable
-    from lightrnn.train import TrainConfig, TrainState, make_optimizer, resolve_device, train
+    from lightrnn.train import TrainConfig, TrainState, make_optimizer, resolve_device, seed_everything, train
 
     vocab, train_tokens, valid_tokens = _load_inputs(args)
+    vocab_words = list(vocab.words)
     out = Path(args.out)
     partial = out.with_name(out.name + ".partial")
     prev = None
@@ -113,6 +120,9 @@ def run_train(args) -> int:
             prev = ck.load(args.init_from)
         except ck.CheckpointError as e:
             raise UserError(str(e)) from None
+
+        if prev.get("vocab_words") is not None and list(prev["vocab_words"]) != vocab_words:
+            raise UserError(f"--init-from {args.init_from} was trained with another vocabulary than {args.vocab}")
 
     # Model config: the previous round's architecture wins; given flags must agree with it.
     given = given_fields(ModelConfig, args)
@@ -136,7 +146,15 @@ def run_train(args) -> int:
         raise UserError(str(e)) from None
     if train_cfg.num_threads:
         torch.set_num_threads(train_cfg.num_threads)
-    device = resolve_device(train_cfg.device)
+    try:
+        device = resolve_device(train_cfg.device)
+    except (RuntimeError, ValueError) as e:
+        raise UserError(f"--device {train_cfg.device}: {e}") from None
+    for name, path, toks, streams in (("--train", args.train, train_tokens, train_cfg.batch_size),
+                                      ("--valid", args.valid, valid_tokens, train_cfg.eval_batch_size)):
+        if toks is not None and len(toks) < 2 * streams:
+            raise UserError(f"{name} {path}: {len(toks)} tokens are too few for {streams} streams "
+                            f"(need at least {2 * streams})")
 
     table = None
     if model_cfg.model == "lightrnn":
@@ -165,9 +183,12 @@ def run_train(args) -> int:
         if resume["model_config"] != model_cfg.to_dict() or resume["round"] != args.round \
                 or essential(resume["train_config"]) != essential(train_cfg.to_dict()):
             raise UserError(f"{partial} was written with other settings; delete it or pass --no-resume")
+        if ck.table_from_checkpoint(resume) != table or \
+                (resume.get("vocab_words") is not None and list(resume["vocab_words"]) != vocab_words):
+            raise UserError(f"{partial} was written with another table or vocabulary; delete it or pass --no-resume")
 
     hidden = None
-    torch.manual_seed(train_cfg.seed + 1000 * args.round)
+    seed_everything(train_cfg.seed + 1000 * args.round, device)
     if resume is not None:
         model = ck.build_model_from_checkpoint(resume, table, device)
         state = TrainState.from_dict(resume["state"])
@@ -200,7 +221,7 @@ def run_train(args) -> int:
           f"({counts['embed_output']:,} in embeddings and output), device {device}")
 
     def snapshot(st, hid):
-        return ck.make_checkpoint(model, optimizer, train_cfg.to_dict(), st.to_dict(), vocab.words, hid)
+        return ck.make_checkpoint(model, optimizer, train_cfg.to_dict(), st.to_dict(), vocab_words, hid)
 
     def on_checkpoint(st, hid):
         ck.save(partial, snapshot(st, hid))
@@ -244,7 +265,10 @@ def run_evaluate(args) -> int:
     except (ck.CheckpointError, CorpusError, TableError, ValueError) as e:
         raise UserError(str(e)) from None
     torch.manual_seed(0)
-    result = evaluate(model, tokens, args.batch_size, args.bptt, device)
+    try:
+        result = evaluate(model, tokens, args.batch_size, args.bptt, device)
+    except ValueError as e:
+        raise UserError(f"--data {args.data}: {e}") from None
     result = {"name": args.name, "checkpoint": str(args.checkpoint), "model": model.config.model,
               **result, **{f"params_{k}": v for k, v in model.param_counts().items()}}
     print(json.dumps(result, sort_keys=True))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TrainConfig", "TrainState", "batchify", "evaluate", "train", "resolve_device", "make_optimizer"]
+__all__ = ["TrainConfig", "TrainState", "batchify", "evaluate", "train", "resolve_device", "make_optimizer",
+           "seed_everything"]
 
 
 @dataclass
@@ -101,15 +103,36 @@ def resolve_device(name: str) -> torch.device:
 
 
 def batchify(tokens: np.ndarray, batch_size: int) -> Tensor:
-    """(N,) ids -> (N // B, B) LongTensor; column b is the b-th contiguous slice of the text.
+    """Cut the text into ``batch_size`` contiguous streams, one per column.
 
-    The last N % B tokens are dropped (at most B - 1), as in the standard PTB setup.
+    Reads ``tokens`` (e.g. a memory-mapped int32 ``.npy``) once, with a single copy into the
+    int64 result; the last N % B tokens are dropped (at most B - 1), as in the standard PTB setup.
+
+    Shape:
+        tokens: (N,) word ids -> (N // B, B) LongTensor; column b is tokens[b*N//B:(b+1)*N//B].
     """
-    n = (len(tokens) // batch_size) * batch_size
-    if n == 0:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if np.ndim(tokens) != 1:
+        raise ValueError(f"tokens must be a 1-D array of word ids, got shape {np.shape(tokens)}")
+    rows = len(tokens) // batch_size
+    if rows == 0:
         raise ValueError(f"{len(tokens)} tokens cannot fill {batch_size} streams")
-    data = torch.from_numpy(np.asarray(tokens[:n], dtype=np.int64))  # (N,)
-    return data.view(batch_size, -1).t().contiguous()  # (N/B, B)
+    streams = np.asarray(tokens[:rows * batch_size]).reshape(batch_size, rows)  # (B, N/B), a view
+    return torch.from_numpy(np.ascontiguousarray(streams.T, dtype=np.int64))  # (N/B, B)
+
+
+def seed_everything(seed: int, device: torch.device | None = None) -> None:
+    """Seed torch (CPU and CUDA), numpy and ``random``; ask for deterministic kernels on CPU.
+
+    On CUDA determinism would need CUBLAS_WORKSPACE_CONFIG and slower kernels, so only the
+    seeds are set there: CUDA runs are reproducible up to floating-point summation order.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if device is None or device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def _detach(hidden):
@@ -123,11 +146,16 @@ def evaluate(model: nn.Module, tokens: np.ndarray, batch_size: int = 10, bptt: i
 
     Returns {"loss": mean NLL in nats, "ppl": exp(loss), "tokens": targets scored}.
     """
+    if bptt < 1:
+        raise ValueError(f"bptt must be >= 1, got {bptt}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
     data = batchify(tokens, batch_size).to(device)  # (N, B)
-    hidden = model.init_hidden(batch_size)
+    if data.size(0) < 2:
+        raise ValueError(f"{len(tokens)} tokens are too few to score with {batch_size} streams "
+                         f"(need at least {2 * batch_size})")
+    hidden = getattr(model, "module", model).init_hidden(batch_size)
     total, count = 0.0, 0
     for i in range(0, data.size(0) - 1, bptt):
         n = min(bptt, data.size(0) - 1 - i)
@@ -176,11 +204,23 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
         on_checkpoint: called with (state, hidden) every ``cfg.checkpoint_every`` steps.
         on_epoch: called after each epoch with the metrics appended to ``state.metrics``.
     Returns the final state (``state.metrics`` holds one dict per epoch).
+
+    Data parallelism (torchrun) fits without changing this loop: each rank passes its own
+    contiguous shard as ``train_tokens`` and ``model`` wrapped in DistributedDataParallel (the
+    gradient all-reduce happens in ``backward``; ``init_hidden`` is taken from ``model.module``);
+    ranks other than 0 pass ``log=lambda s: None`` and no ``on_checkpoint``/``on_epoch``.
     """
+    core = getattr(model, "module", model)  # the model itself under a DistributedDataParallel wrapper
     device = next(model.parameters()).device
     data = batchify(train_tokens, cfg.batch_size).to(device)  # (N, B)
     starts = list(range(0, data.size(0) - 1, cfg.bptt))
     n_batches = len(starts)
+    if n_batches == 0:
+        raise ValueError(f"{len(train_tokens)} training tokens are too few for {cfg.batch_size} streams "
+                         f"(need at least {2 * cfg.batch_size})")
+    if state.batch > n_batches:
+        raise ValueError(f"resume position batch {state.batch} is past the {n_batches} batches of an epoch "
+                         "(was the checkpoint written for other data or batch size?)")
     _set_lr(optimizer, state.lr)
     steps_this_call = 0
     while state.epoch < state.round_start_epoch + cfg.epochs:
@@ -188,7 +228,7 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
         if state.batch == 0 or hidden is None:
             if state.batch == 0:
                 state.epoch_loss_sum, state.epoch_tokens, state.epoch_time = 0.0, 0, 0.0
-            hidden = model.init_hidden(cfg.batch_size)
+            hidden = core.init_hidden(cfg.batch_size)
         bar = _progress(n_batches, state.batch)
         log_loss, log_tokens, log_t0 = 0.0, 0, time.perf_counter()
         t_epoch0 = time.perf_counter() - state.epoch_time
