@@ -2,6 +2,7 @@
 import csv
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -119,3 +120,101 @@ def test_cli_rounds_realloc_and_evaluate(tiny_encoded, tmp_path):
     # an architecture flag that contradicts --init-from is refused with a clear message
     assert main(["train", "--vocab", str(tiny_encoded["vocab_path"]), "--train", str(tiny_encoded["train_path"]),
                  "--init-from", str(d / "ck0.pt"), "--out", str(d / "x.pt"), "--hidden-dim", "64"]) == 2
+
+
+def test_batchify_reads_a_memmap_and_checks_input(tmp_path):
+    np.save(tmp_path / "t.npy", np.arange(23, dtype=np.int32))
+    mm = np.load(tmp_path / "t.npy", mmap_mode="r")
+    data = batchify(mm, 4)  # 23 // 4 = 5 rows, the last 3 tokens dropped
+    assert data.dtype == torch.int64 and data.shape == (5, 4) and data.is_contiguous()
+    assert data[:, 3].tolist() == [15, 16, 17, 18, 19] and data[0].tolist() == [0, 5, 10, 15]
+    with pytest.raises(ValueError, match="1-D"):
+        batchify(np.zeros((3, 3), dtype=np.int32), 2)
+    with pytest.raises(ValueError, match="3 tokens cannot fill 4 streams"):
+        batchify(mm[:3], 4)
+
+
+def test_log_lines_csv_and_zaremba_schedule(tiny_encoded, tmp_path):
+    V = len(tiny_encoded["vocab"])
+    torch.manual_seed(0)
+    m = build_model(ModelConfig(model="full", vocab_size=V, emb_dim=8, hidden_dim=8, num_layers=1))
+    tc = TrainConfig(batch_size=4, bptt=8, epochs=4, lr=1.0, lr_decay=0.5, lr_decay_start=2, log_interval=10)
+    lines = []
+    state = train(m, tiny_encoded["train"], tiny_encoded["valid"], tc, TrainState(lr=tc.lr),
+                  make_optimizer(m, tc, tc.lr), log=lines.append)
+    # lr 1 for epochs 1-2, then halved after every epoch (Zaremba), whatever validation does
+    assert [r["lr"] for r in state.metrics] == [1.0, 1.0, 0.5, 0.25] and state.lr == 0.125
+    num = r"\s*[0-9.e+-]+"
+    pattern = (rf"\| round 0 \| epoch [1-4] \| step\s*\d+/\d+ \| lr{num} \| ms/batch{num} \| tok/s{num} "
+               rf"\| loss{num} \| ppl{num}$")
+    step_lines = [s for s in lines if s.startswith("| round")]
+    assert step_lines and all(re.match(pattern, s) for s in step_lines), step_lines[:2]
+    from lightrnn.cli_train import METRIC_FIELDS, write_metrics_csv
+
+    write_metrics_csv(tmp_path / "m.csv", state.metrics)
+    with open(tmp_path / "m.csv") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == METRIC_FIELDS and len(rows) == 4
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4] and all(float(r["valid_ppl"]) > 1 for r in rows)
+
+
+def test_plateau_rule_decays_only_without_improvement(tiny_encoded):
+    V = len(tiny_encoded["vocab"])
+    torch.manual_seed(0)
+    m = build_model(ModelConfig(model="full", vocab_size=V, emb_dim=8, hidden_dim=8, num_layers=1))
+    # validation on uniform noise gets worse as the model learns the text: every epoch without a
+    # new best must quarter the lr, never below min_lr
+    noise = np.random.default_rng(0).integers(0, V, 400).astype(np.int32)
+    tc = TrainConfig(batch_size=4, bptt=8, epochs=3, lr=1.0, lr_decay=0.25, min_lr=0.1, log_interval=0)
+    state = train(m, tiny_encoded["train"], noise, tc, TrainState(lr=tc.lr),
+                  make_optimizer(m, tc, tc.lr), log=lambda s: None)
+    best = math.inf
+    lr = tc.lr
+    for row in state.metrics:
+        assert row["lr"] == lr
+        improved = row["valid_loss"] < best
+        best = min(best, row["valid_loss"])
+        lr = lr if improved else max(tc.min_lr, lr * tc.lr_decay)
+    assert state.lr == lr
+    assert any(r["lr"] < tc.lr for r in state.metrics[1:]), "the rule was never exercised"
+
+
+def test_two_rounds_with_carried_lr_equal_one_long_run(tiny_encoded, tmp_path):
+    """carry_lr: 1 + 1 epochs through --init-from (same table, SGD, no dropout) == 2 epochs in one run."""
+    d = tiny_encoded["dir"]
+    common = ["--optimizer", "sgd", "--lr", "1", "--lr-decay-start", "1", "--lr-decay", "0.5", "--seed", "3"]
+    assert cli_train(tiny_encoded, d / "long.pt", "--epochs", "2", *common) == 0
+    assert cli_train(tiny_encoded, d / "r0.pt", "--epochs", "1", *common) == 0
+    assert cli_train(tiny_encoded, d / "r1.pt", "--epochs", "1", "--init-from", str(d / "r0.pt"),
+                     "--round", "1", "--metrics", str(d / "m1.csv"), *common) == 0
+    long, r1 = ck.load(d / "long.pt"), ck.load(d / "r1.pt")
+    assert [r["lr"] for r in long["metrics"]] == [1.0, 0.5]
+    assert [r["lr"] for r in r1["metrics"]] == [0.5] and r1["epoch"] == 2
+    assert [r["epoch"] for r in csv.DictReader(open(d / "m1.csv"))] == ["2"]
+    assert all(torch.equal(long["model"][k], r1["model"][k]) for k in long["model"])
+
+
+def test_resume_refuses_another_table_and_bad_inputs(tiny_encoded, tmp_path, capsys):
+    d = tiny_encoded["dir"]
+    out = tmp_path / "x.pt"
+    assert cli_train(tiny_encoded, out, "--epochs", "1", "--max-steps", "3") == 0
+    assert (tmp_path / "x.pt.partial").exists()
+    assert main(["init-table", "--vocab", str(tiny_encoded["vocab_path"]), "--out", str(d / "t9.npz"),
+                 "--seed", "9"]) == 0
+    args = ["train", "--vocab", str(tiny_encoded["vocab_path"]), "--train", str(tiny_encoded["train_path"]),
+            "--out", str(out), *SMALL, "--epochs", "1"]
+    assert main([*args, "--table", str(d / "t9.npz")]) == 2
+    assert "another table or vocabulary" in capsys.readouterr().err
+    assert main([*args, "--table", str(d / "table_0.npz"), "--lr", "0.3"]) == 2  # other settings
+    assert "other settings" in capsys.readouterr().err
+    # --no-resume starts afresh and finishes
+    assert main([*args, "--table", str(d / "t9.npz"), "--no-resume"]) == 0 and out.exists()
+    assert not (tmp_path / "x.pt.partial").exists()
+    np.save(tmp_path / "short.npy", np.arange(5, dtype=np.int32))
+    assert main(["train", "--vocab", str(tiny_encoded["vocab_path"]), "--train", str(tmp_path / "short.npy"),
+                 "--table", str(d / "table_0.npz"), "--out", str(tmp_path / "y.pt"), *SMALL]) == 2
+    assert "short.npy: 5 tokens are too few" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", str(out), "--data", str(tmp_path / "short.npy"),
+                 "--batch-size", "4"]) == 2
+    assert main(["evaluate", "--checkpoint", str(out), "--data", str(tmp_path / "missing.npy")]) == 2
