@@ -37,19 +37,30 @@ def test_batchify_columns_are_contiguous():
     assert data.shape == (3, 3) and data[:, 1].tolist() == [3, 4, 5]
 
 
-def test_resume_is_bit_identical(tiny_encoded, tmp_path):
+@pytest.mark.parametrize("where", ["mid_epoch", "epoch_end"])
+def test_resume_is_bit_identical(tiny_encoded, tmp_path, where):
     common = ["--epochs", "2", "--dropout", "0.3", "--optimizer", "adam", "--lr", "0.01", "--seed", "7"]
     assert cli_train(tiny_encoded, tmp_path / "full.pt", *common) == 0
-    # stop mid-epoch after 13 steps (periodic checkpoints every 5), as an interruption would
+    # batch 4, bptt 8 (SMALL): the number of steps in one epoch
+    per_epoch = math.ceil((len(tiny_encoded["train"]) // 4 - 1) / 8)
+    stop = 13 if where == "mid_epoch" else per_epoch
+    assert 13 < per_epoch
+    # stop after `stop` steps (periodic checkpoints every 5), as an interruption would
     out = tmp_path / "split.pt"
-    assert cli_train(tiny_encoded, out, *common, "--checkpoint-every", "5", "--max-steps", "13") == 0
+    assert cli_train(tiny_encoded, out, *common, "--checkpoint-every", "5", "--max-steps", str(stop)) == 0
     partial = tmp_path / "split.pt.partial"
-    assert not out.exists() and ck.load(partial)["step"] == 13
-    assert ck.load(partial)["hidden"] is not None  # the carried state is part of the checkpoint
+    saved = ck.load(partial)
+    assert not out.exists() and saved["step"] == stop
+    if where == "mid_epoch":
+        assert saved["state"]["batch"] == 13 and saved["epoch"] == 0
+        assert saved["hidden"] is not None  # the carried state is part of the checkpoint
+    else:
+        assert saved["state"]["batch"] == 0 and saved["epoch"] == 1 and len(saved["metrics"]) == 1
     assert cli_train(tiny_encoded, out, *common, "--checkpoint-every", "5") == 0
     assert not partial.exists()
     a, b = params_of(tmp_path / "full.pt"), params_of(out)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert ck.load(out)["metrics"][-1]["valid_loss"] == ck.load(tmp_path / "full.pt")["metrics"][-1]["valid_loss"]
 
 
 def test_checkpoint_loads_weights_only_and_rejects_bad_files(tiny_encoded, tmp_path):
