@@ -30,6 +30,9 @@ def register(sub) -> None:
     p.add_argument("--candidates", type=int, default=4, help="solver: candidate rows/cols per word (default: 4)")
     p.add_argument("--method", choices=("auto", "auction", "ssp"), default="auto", help="solver algorithm")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    p.add_argument("--rescore", action="store_true",
+                   help="one more eval pass: the actual training NLL with the new table before any "
+                        "further training (shows how far the separable prediction is from the truth)")
     p.set_defaults(func=run_realloc)
 
 
@@ -55,11 +58,13 @@ def run_realloc(args) -> int:
     losses = accumulate_losses(model, tokens, args.batch_size, args.bptt, device)
     if args.losses:
         atomic_save_npz(args.losses, L_r=losses["L_r"], L_c=losses["L_c"], tokens=losses["tokens"])
-    table, report = reallocate(model, tokens, k=args.candidates, method=args.method, losses=losses)
+    table, report = reallocate(model, tokens, args.batch_size, args.bptt, device, k=args.candidates,
+                               method=args.method, losses=losses, rescore=args.rescore)
     report["checkpoint"] = str(args.checkpoint)
     report["round"] = int(ckpt["round"])
     table.save(args.out_table)
     atomic_write_json(args.report, report)
-    print(json.dumps({k: report[k] for k in ("words_moved", "objective_old_per_token", "objective_new_per_token",
-                                             "actual_ppl_old", "ppl_predicted_new", "pass_seconds")}))
+    keys = ("words_moved", "objective_old_per_token", "objective_new_per_token", "actual_ppl_old",
+            "ppl_predicted_new", "actual_ppl_new", "pass_seconds")
+    print(json.dumps({k: report[k] for k in keys if k in report}))
     return 0
