@@ -1,4 +1,11 @@
-"""Summary of a pipeline run: summary.json, a Markdown table and plots (torch-free)."""
+"""Summary of a pipeline run: summary.json, a Markdown table and plots (torch-free).
+
+Reads only files: per-round ``metrics_{r}.csv`` (``lightrnn train``), ``realloc_{r}.json``
+(``lightrnn realloc``), ``{split}.json`` (``lightrnn evaluate``) and, optionally, Snakemake
+benchmark ``.tsv`` files. Everything in ``summary.json`` is a pure function of those files; the
+numbers that change from run to run (tokens/s, seconds) are kept together under ``"timing"``, so
+two runs of the same configuration have identical summaries once ``"timing"`` is dropped.
+"""
 from __future__ import annotations
 
 import csv
@@ -10,16 +17,134 @@ from typing import Sequence
 
 from lightrnn.atomic import atomic_open, atomic_write_json, atomic_write_text
 
-__all__ = ["read_metrics", "write_summary"]
+__all__ = ["ReportError", "read_metrics", "read_benchmark", "build_summary", "summary_markdown",
+           "write_summary"]
+
+# Columns of metrics CSV files: integers, deterministic floats, and run-dependent timings.
+INT_COLUMNS = ("round", "epoch", "step")
+FLOAT_COLUMNS = ("lr", "train_loss", "train_ppl", "valid_loss", "valid_ppl")
+TIMING_COLUMNS = ("tokens_per_s", "elapsed_s")
+
+
+class ReportError(ValueError):
+    """An input file of the report is missing a field or holds a value that is not a number."""
+
+
+def _number(text: str, kind, path, line: int, column: str):
+    if text is None or text == "":
+        if kind is float:  # e.g. no validation split: an empty valid_ppl cell
+            return math.nan
+        raise ReportError(f"{path}, line {line}: column {column!r} is empty")
+    try:
+        return kind(float(text)) if kind is int else float(text)
+    except ValueError:
+        raise ReportError(f"{path}, line {line}: column {column!r} is not a number: {text!r}") from None
 
 
 def read_metrics(paths: Sequence[str | os.PathLike]) -> list[dict]:
+    """Rows of the per-epoch metrics CSV files, in order, with typed values.
+
+    Raises ReportError naming the file and line of a missing column or a bad value.
+    """
     rows = []
     for p in paths:
-        with open(p, newline="") as f:
-            for r in csv.DictReader(f):
-                rows.append({k: float(v) for k, v in r.items()})
+        with open(p, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in INT_COLUMNS + FLOAT_COLUMNS + TIMING_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ReportError(f"{p}: metrics file lacks columns {missing}")
+            for line, r in enumerate(reader, start=2):
+                row = {c: _number(r[c], int, p, line, c) for c in INT_COLUMNS}
+                row.update({c: _number(r[c], float, p, line, c) for c in FLOAT_COLUMNS + TIMING_COLUMNS})
+                rows.append(row)
     return rows
+
+
+def read_benchmark(path: str | os.PathLike) -> float:
+    """Wall-clock seconds of one job from a Snakemake ``benchmark:`` TSV (column ``s``)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or "s" not in rows[0]:
+        raise ReportError(f"{path}: not a Snakemake benchmark file (no 's' column)")
+    return float(rows[-1]["s"])
+
+
+def _read_json(path, keys: Sequence[str]) -> dict:
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ReportError(f"{path}: not valid JSON ({e})") from None
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise ReportError(f"{path}: lacks fields {missing}")
+    return obj
+
+
+def build_summary(metrics, reallocs, evals, benchmarks: Sequence[str | os.PathLike] = ()) -> dict:
+    """The run's summary as a dict (see the module docstring for what ``"timing"`` holds)."""
+    rows = read_metrics(metrics)
+    re = [_read_json(p, ("round", "words_moved", "objective_old_per_token", "objective_new_per_token",
+                         "solver", "pass_seconds")) for p in reallocs]
+    ev = {}
+    for p in evals:
+        e = _read_json(p, ("name", "ppl", "loss", "tokens", "model", "params_total", "params_embed_output"))
+        ev[e["name"]] = e
+    last = ev.get("test") or next(iter(ev.values()), {})
+    summary = {
+        "model": last.get("model"),
+        "params_total": last.get("params_total"),
+        "params_embed_output": last.get("params_embed_output"),
+        "rounds": len({r["round"] for r in rows}),
+        "epochs_total": len(rows),
+        "valid_ppl": ev.get("valid", {}).get("ppl"),
+        "test_ppl": ev.get("test", {}).get("ppl"),
+        "test_tokens": ev.get("test", {}).get("tokens"),
+        "epochs": [{k: r[k] for k in INT_COLUMNS + FLOAT_COLUMNS} for r in rows],
+        # reallocation after training round `after_round` wrote the table of round after_round + 1
+        "reallocations": [{"after_round": int(x["round"]), "words_moved": int(x["words_moved"]),
+                           "objective_old_per_token": x["objective_old_per_token"],
+                           "objective_new_per_token": x["objective_new_per_token"],
+                           "certified": bool(x["solver"].get("certified"))} for x in re],
+    }
+    timing = {
+        "train_tokens_per_s": sum(r["tokens_per_s"] for r in rows) / max(1, len(rows)),
+        "train_epoch_seconds": sum(r["elapsed_s"] for r in rows),
+        "realloc_pass_seconds": [x["pass_seconds"] for x in re],
+        "realloc_solver_seconds": [x["solver"].get("times", {}).get("total") for x in re],
+    }
+    if benchmarks:
+        timing["job_seconds"] = {Path(b).stem: read_benchmark(b) for b in benchmarks}
+    summary["timing"] = timing
+    return summary
+
+
+def _fmt(x, spec: str) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def summary_markdown(summary: dict) -> str:
+    """Markdown tables: final results, reallocations, per-epoch perplexities, job times."""
+    t = summary["timing"]
+    lines = ["| model | params (total) | params (emb+out) | valid ppl | test ppl | train tok/s |",
+             "|---|---|---|---|---|---|",
+             f"| {summary['model']} | {_fmt(summary['params_total'], ',')} | "
+             f"{_fmt(summary['params_embed_output'], ',')} | {_fmt(summary['valid_ppl'], '.2f')} | "
+             f"{_fmt(summary['test_ppl'], '.2f')} | {_fmt(t['train_tokens_per_s'], ',.0f')} |", ""]
+    if summary["reallocations"]:
+        lines += ["| reallocation | words moved | train NLL/token before | after (predicted) | certified | solver s |",
+                  "|---|---|---|---|---|---|"]
+        for x, s in zip(summary["reallocations"], t["realloc_solver_seconds"]):
+            lines.append(f"| after round {x['after_round']} | {x['words_moved']:,} | "
+                         f"{x['objective_old_per_token']:.4f} | {x['objective_new_per_token']:.4f} | "
+                         f"{x['certified']} | {_fmt(s, '.2f')} |")
+        lines.append("")
+    lines += ["| round | epoch | lr | train ppl | valid ppl |", "|---|---|---|---|---|"]
+    lines += [f"| {r['round']} | {r['epoch']} | {r['lr']:.4g} | {_fmt(r['train_ppl'], '.2f')} | "
+              f"{_fmt(r['valid_ppl'], '.2f')} |" for r in summary["epochs"]]
+    if t.get("job_seconds"):
+        lines += ["", "| job | wall seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.1f} |" for k, v in sorted(t["job_seconds"].items())]
+    return "\n".join(lines) + "\n"
 
 
 def _save(fig, path) -> None:
@@ -27,79 +152,66 @@ def _save(fig, path) -> None:
         fig.savefig(f, format="png", dpi=110)
 
 
+def _perplexity_plot(summary: dict, path) -> None:
+    import matplotlib.pyplot as plt
+
+    rows = summary["epochs"]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for rnd in sorted({r["round"] for r in rows}):
+        rr = [r for r in rows if r["round"] == rnd]
+        ax.plot([r["epoch"] for r in rr], [r["valid_ppl"] for r in rr], "o-", label=f"round {rnd} valid")
+        ax.plot([r["epoch"] for r in rr], [r["train_ppl"] for r in rr], "x--", alpha=0.6, label=f"round {rnd} train")
+    ax.set_xlabel("epoch (counted across rounds)")
+    ax.set_ylabel("perplexity")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    ax.set_title(f"{summary['model']}: test ppl {_fmt(summary['test_ppl'], '.1f')}", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _realloc_plot(summary: dict, path) -> None:
+    import matplotlib.pyplot as plt
+
+    re = summary["reallocations"]
+    fig, ax = plt.subplots(1, 2, figsize=(7, 3))
+    if re:
+        x = [d["after_round"] for d in re]
+        ax[0].plot(x, [d["objective_old_per_token"] for d in re], "o-", label="old table")
+        ax[0].plot(x, [d["objective_new_per_token"] for d in re], "s-", label="new table (predicted)")
+        ax[0].legend(fontsize=7)
+        ax[1].bar(x, [d["words_moved"] for d in re])
+        for a in ax:
+            a.set_xlabel("after training round")
+            a.set_xticks(x)
+    else:
+        for a in ax:
+            a.text(0.5, 0.5, "no reallocation", ha="center", va="center", transform=a.transAxes)
+    ax[0].set_title("reallocation objective: training NLL/token", fontsize=9)
+    ax[1].set_title("words moved", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
 def write_summary(metrics, reallocs, evals, vocab, table, summary_json, summary_md,
-                  perplexity_png, realloc_png, table_png) -> dict:
+                  perplexity_png, realloc_png, table_png, benchmarks: Sequence[str | os.PathLike] = ()) -> dict:
+    """Write summary.json, the Markdown tables and three PNGs (all atomically); return the summary.
+
+    ``table`` is the last round's word table (``None`` for models without one: the picture then
+    says so).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = read_metrics(metrics)
-    re = [json.loads(Path(p).read_text()) for p in reallocs]
-    ev = {json.loads(Path(p).read_text())["name"]: json.loads(Path(p).read_text()) for p in evals}
-    test = ev.get("test", {})
-    summary = {
-        "model": test.get("model"),
-        "params_total": test.get("params_total"),
-        "params_embed_output": test.get("params_embed_output"),
-        "valid_ppl": ev.get("valid", {}).get("ppl"),
-        "test_ppl": test.get("ppl"),
-        "test_tokens": test.get("tokens"),
-        "epochs": [{k: r[k] for k in ("round", "epoch", "train_ppl", "valid_ppl", "lr")} for r in rows],
-        "train_tokens_per_s": sum(r["tokens_per_s"] for r in rows) / max(1, len(rows)),
-        "train_seconds": sum(r["elapsed_s"] for r in rows),
-        "reallocations": [{"round": i + 1, "words_moved": x["words_moved"],
-                           "objective_old_per_token": x["objective_old_per_token"],
-                           "objective_new_per_token": x["objective_new_per_token"],
-                           "certified": x["solver"]["certified"], "solver_seconds": x["solver"]["times"]["total"],
-                           "pass_seconds": x["pass_seconds"]} for i, x in enumerate(re)],
-    }
-    # Timings vary between runs; keep them out of the reproducible part.
+    summary = build_summary(metrics, reallocs, evals, benchmarks)
     atomic_write_json(summary_json, summary)
-    lines = ["| model | params (total) | params (emb+out) | valid ppl | test ppl | train tok/s |",
-             "|---|---|---|---|---|---|",
-             f"| {summary['model']} | {summary['params_total']:,} | {summary['params_embed_output']:,} | "
-             f"{summary['valid_ppl']:.2f} | {summary['test_ppl']:.2f} | {summary['train_tokens_per_s']:,.0f} |", ""]
-    if re:
-        lines += ["| reallocation | words moved | objective/token before | after | certified |", "|---|---|---|---|---|"]
-        for x in summary["reallocations"]:
-            lines.append(f"| round {x['round']} | {x['words_moved']} | {x['objective_old_per_token']:.4f} | "
-                         f"{x['objective_new_per_token']:.4f} | {x['certified']} |")
-        lines.append("")
-    lines += ["| round | epoch | train ppl | valid ppl |", "|---|---|---|---|"]
-    lines += [f"| {int(r['round'])} | {int(r['epoch'])} | {r['train_ppl']:.2f} | {r['valid_ppl']:.2f} |" for r in rows]
-    atomic_write_text(summary_md, "\n".join(lines) + "\n")
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for rnd in sorted({int(r["round"]) for r in rows}):
-        rr = [r for r in rows if int(r["round"]) == rnd]
-        ax.plot([r["epoch"] for r in rr], [r["valid_ppl"] for r in rr], "o-", label=f"round {rnd} valid")
-        ax.plot([r["epoch"] for r in rr], [r["train_ppl"] for r in rr], "x--", alpha=0.6, label=f"round {rnd} train")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("perplexity")
-    ax.set_yscale("log")
-    ax.legend(fontsize=7)
-    ax.set_title(f"{summary['model']}: test ppl {summary['test_ppl']:.1f}", fontsize=9)
-    fig.tight_layout()
-    _save(fig, perplexity_png)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(1, 2, figsize=(7, 3))
-    if re:
-        x = [d["round"] for d in summary["reallocations"]]
-        ax[0].plot(x, [d["objective_old_per_token"] for d in summary["reallocations"]], "o-", label="before")
-        ax[0].plot(x, [d["objective_new_per_token"] for d in summary["reallocations"]], "s-", label="after")
-        ax[0].legend(fontsize=7)
-        ax[1].bar(x, [d["words_moved"] for d in summary["reallocations"]])
-    else:
-        for a in ax:
-            a.text(0.5, 0.5, "no reallocation", ha="center", va="center", transform=a.transAxes)
-    ax[0].set_title("training NLL/token (predicted)", fontsize=9)
-    ax[1].set_title("words moved", fontsize=9)
-    fig.tight_layout()
-    _save(fig, realloc_png)
-    plt.close(fig)
-
+    atomic_write_text(summary_md, summary_markdown(summary))
+    _perplexity_plot(summary, perplexity_png)
+    _realloc_plot(summary, realloc_png)
     if table:
         from lightrnn.table import WordTable
         from lightrnn.viz import table_picture
