@@ -41,7 +41,7 @@ from lightrnn.config import ModelConfig
 from lightrnn.table import WordTable
 from lightrnn.vocab import EOS, UNK, Vocab, read_lines
 
-__all__ = ["TrainedModel", "ScoreResult", "TopSearch", "load", "lightrnn_top"]
+__all__ = ["TrainedModel", "ScoreResult", "TopSearch", "load", "lightrnn_top", "lightrnn_top_many"]
 
 Hidden = tuple[Tensor, Tensor]
 
@@ -67,18 +67,6 @@ class TopSearch:
     rows_total: int = 0  # LightRNN: rows that hold a word
 
 
-def _keep_length(sorted_logp: Tensor, k: int | None, p: float | None) -> int:
-    """Length of the prefix kept by top-k and/or top-p on a descending list of log-probs."""
-    m = sorted_logp.numel()
-    if k is not None:
-        m = min(m, k)
-    if p is not None:
-        cum = torch.cumsum(sorted_logp.double().exp(), 0)
-        reach = int(torch.searchsorted(cum, torch.tensor([p], dtype=cum.dtype)).item())
-        m = min(m, reach + 1)
-    return max(m, 1)
-
-
 def _cell_word_tensor(table: WordTable, device: torch.device) -> Tensor:
     return torch.from_numpy(np.array(table.cell_word)).to(device)  # (R, C), -1 where empty
 
@@ -93,60 +81,90 @@ def _check_kp(k: int | None, p: float | None) -> None:
 def _sorted_top(logp: Tensor, k: int | None, p: float | None) -> TopSearch:
     """Top-k / top-p of a full (V,) log-prob vector (the peers, and brute force)."""
     vals, ids = torch.sort(logp, descending=True)
-    m = _keep_length(vals, k, p)
+    m = int(_keep_lengths(vals[None], k, p)[0][0])
     return TopSearch(vals[:m], ids[:m])
 
 
+def _keep_lengths(sorted_logp: Tensor, k: int | None, p: float | None) -> tuple[Tensor, Tensor]:
+    """Per row of a (B, M) descending log-prob array (-inf padded): the kept prefix length (B,)
+    and whether that length is settled (k words present, or mass p reached)."""
+    n = torch.isfinite(sorted_logp).sum(1)  # (B,)
+    m = n.clone()
+    settled = torch.zeros_like(n, dtype=torch.bool)
+    if k is not None:
+        m = m.clamp(max=k)
+        settled |= n >= k
+    if p is not None:
+        cum = torch.cumsum(sorted_logp.double().exp(), 1)  # (B, M)
+        reach = (cum < p).sum(1) + 1  # (B,) shortest prefix with mass >= p
+        settled |= reach <= n
+        m = torch.minimum(m, reach)
+    return m.clamp(min=1), settled
+
+
 @torch.no_grad()
-def lightrnn_top(model: nn.Module, hidden: Hidden, k: int | None = None, p: float | None = None,
-                 first_rows: int = 8, growth: float = 2.0, cell_word: Tensor | None = None) -> TopSearch:
-    """Exact top-k / top-p words of a LightRNN from ONE state, pruning rows by their P_r bound.
+def lightrnn_top_many(model: nn.Module, hidden: Hidden, k: int | None = None, p: float | None = None,
+                      first_rows: int = 8, growth: float = 2.0, cell_word: Tensor | None = None) -> list[TopSearch]:
+    """Exact top-k / top-p words of a LightRNN after each of B states, pruning rows by a bound.
+
+    Every state visits its rows in descending P_r, in batches of ``first_rows`` rows growing by
+    ``growth`` (all unfinished states fed in one batched half-step). A state is finished when
+    its kept prefix is settled and its last word reaches P_r of the state's next row.
 
     Args:
         model: a LightRNN in eval mode.
-        hidden: (h, c), each (L, 1, H): the state after the last word's column step.
+        hidden: (h, c), each (L, B, H): the states after the last word's column step.
         k, p: keep the k most likely words and/or the shortest prefix with mass >= p.
-        first_rows, growth: rows fed in the first batch, and the factor between batch sizes.
         cell_word: (R, C) word of each cell, -1 where empty (default: from ``model.table``).
 
-    Shape: returns ``TopSearch`` with logp, ids (m,), m = the kept length.
+    Shape: returns B ``TopSearch`` with logp, ids (m,), m = the kept length of that state.
     """
     if k is None and p is None:
         raise ValueError("lightrnn_top needs k and/or p")
-    lp_r = model.row_log_probs(hidden)[0]  # (R,)
-    order = torch.argsort(lp_r, descending=True)
-    order = order[torch.isfinite(lp_r[order])]  # rows holding no word have P_r = 0
+    lp_r = model.row_log_probs(hidden)  # (B, R)
+    B, dev = lp_r.shape[0], lp_r.device
+    order = torch.argsort(lp_r, dim=1, descending=True)  # (B, R)
+    n_rows = int(torch.isfinite(lp_r[0]).sum())  # rows holding a word (the same for every state)
+    order = order[:, :n_rows]  # rows holding no word have P_r = 0
     if cell_word is None:
-        cell_word = _cell_word_tensor(model.table, lp_r.device)  # (R, C)
-    best_lp = lp_r.new_empty(0)
-    best_id = torch.empty(0, dtype=torch.long, device=lp_r.device)
+        cell_word = _cell_word_tensor(model.table, dev)  # (R, C)
+    results: list[TopSearch | None] = [None] * B
+    active = torch.arange(B, device=dev)  # states still searching
+    best_lp = lp_r.new_empty(B, 0)  # (B_active, M) descending, -inf padded
+    best_id = torch.empty(B, 0, dtype=torch.long, device=dev)
     pos, size = 0, max(1, first_rows)
-    while pos < order.numel():
-        rows = order[pos:pos + size]  # (K,)
-        lp_c, _ = model.step_rows(hidden, rows[None])  # (1, K, C)
-        joint = lp_r[rows, None] + lp_c[0]  # (K, C), as model.log_prob adds them
-        words = cell_word[rows]  # (K, C), -1 in empty cells
-        ok = words >= 0
-        best_lp = torch.cat([best_lp, joint[ok]])
-        best_id = torch.cat([best_id, words[ok]])
-        best_lp, idx = torch.sort(best_lp, descending=True)
-        best_id = best_id[idx]
+    while active.numel():
+        rows = order[active, pos:pos + size]  # (A, K)
+        h = tuple(x[:, active] for x in hidden)
+        lp_c, _ = model.step_rows(h, rows)  # (A, K, C)
+        joint = lp_r[active[:, None], rows][:, :, None] + lp_c  # (A, K, C), as model.log_prob adds them
+        words = cell_word[rows]  # (A, K, C), -1 in empty cells
+        joint = joint.masked_fill(words < 0, float("-inf")).flatten(1)  # (A, K*C)
+        best_lp, idx = torch.sort(torch.cat([best_lp, joint], 1), dim=1, descending=True)
+        best_id = torch.gather(torch.cat([best_id, words.flatten(1)], 1), 1, idx)
+        keep = int(torch.isfinite(best_lp).sum(1).max())  # drop the all -inf tail
         if k is not None:  # the result never holds more than the k best
-            best_lp, best_id = best_lp[:k], best_id[:k]
-        pos += rows.numel()
+            keep = min(keep, k)
+        best_lp, best_id = best_lp[:, :keep], best_id[:, :keep]
+        pos += rows.shape[1]
         size = max(size + 1, int(size * growth))
-        if pos >= order.numel():
-            break
-        bound = lp_r[order[pos]]  # no word of an unvisited row has a larger log-prob
-        m = _keep_length(best_lp, k, p)
-        # The kept prefix is final once its last word reaches the bound AND its length is
-        # settled: k words found, or mass p reached (otherwise more words may join it).
-        settled = (k is not None and m == k) or \
-            (p is not None and float(best_lp[:m].double().exp().sum()) >= p)
-        if settled and best_lp[m - 1] >= bound:
-            break
-    m = _keep_length(best_lp, k, p)
-    return TopSearch(best_lp[:m], best_id[:m], rows_evaluated=pos, rows_total=int(order.numel()))
+        m, settled = _keep_lengths(best_lp, k, p)
+        if pos >= n_rows:
+            done = torch.ones_like(settled)
+        else:
+            bound = lp_r[active, order[active, pos]]  # (A,) no unvisited word has a larger log-prob
+            done = settled & (best_lp.gather(1, (m - 1)[:, None])[:, 0] >= bound)
+        for j in torch.nonzero(done)[:, 0].tolist():
+            mj = int(m[j])
+            results[int(active[j])] = TopSearch(best_lp[j, :mj], best_id[j, :mj], pos, n_rows)
+        active, best_lp, best_id = active[~done], best_lp[~done], best_id[~done]
+    return results  # type: ignore[return-value]
+
+
+def lightrnn_top(model: nn.Module, hidden: Hidden, k: int | None = None, p: float | None = None,
+                 **kw) -> TopSearch:
+    """:func:`lightrnn_top_many` for ONE state (hidden (L, 1, H) each)."""
+    return lightrnn_top_many(model, hidden, k, p, **kw)[0]
 
 
 class TrainedModel:
@@ -339,8 +357,7 @@ class TrainedModel:
             out = torch.empty(B, dtype=torch.long, device=last.device)
             if self.is_lightrnn:
                 new_hidden = self._after_last(hidden, last)
-                tops = [lightrnn_top(self.model, tuple(x[:, b:b + 1] for x in new_hidden), top_k, top_p,
-                                     cell_word=self._cell_word()) for b in range(B)]
+                tops = lightrnn_top_many(self.model, new_hidden, top_k, top_p, cell_word=self._cell_word())
             else:
                 logp, new_hidden = self.next_log_probs(hidden, last)  # (B, V)
                 tops = [_sorted_top(logp[b], top_k, top_p) for b in range(B)]
