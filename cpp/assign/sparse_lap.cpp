@@ -271,6 +271,63 @@ LapState solve_ssp(const CsrGraph& g, const InterruptFn& interrupted) {
     return st;
 }
 
+namespace {
+
+// Bid from every row in `queue` until all are assigned (Gauss-Seidel forward auction at `eps`).
+// Returns false when a price passes `price_cap` (no complete matching on these arcs).
+bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue, double eps, double big,
+                   double price_cap, int64_t& work, const InterruptFn& interrupted) {
+    while (!queue.empty()) {
+        int32_t i = queue.back();
+        queue.pop_back();
+        double v1 = kInf, v2 = kInf;
+        int32_t j1 = -1;
+        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+            int32_t j = g.indices[a];
+            double v = g.cost[a] + st.p[j];
+            if (v < v1 || (v == v1 && j < j1)) {
+                v2 = v1;
+                v1 = v;
+                j1 = j;
+            } else if (v < v2) {
+                v2 = v;
+            }
+        }
+        if (v2 == kInf) v2 = v1 + big;
+        st.p[j1] += (v2 - v1) + eps;
+        ++st.auction_bids;
+        if (st.p[j1] > price_cap) return false;
+        int32_t old = st.col_to_row[j1];
+        st.col_to_row[j1] = i;
+        st.row_to_col[i] = j1;
+        if (old >= 0) {
+            st.row_to_col[old] = -1;
+            queue.push_back(old);
+        }
+        if (++work % (kCheckEvery * 64) == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
+    }
+    return true;
+}
+
+struct CostRange {
+    double cmin = kInf, cmax = -kInf;
+};
+
+CostRange cost_range(const CsrGraph& g) {
+    CostRange r;
+    for (int32_t i = 0; i < g.n_rows; ++i) {
+        if (g.indptr[i] == g.indptr[i + 1]) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
+    }
+    const int64_t nnz = g.indptr[g.n_rows];
+    for (int64_t a = 0; a < nnz; ++a) {
+        r.cmin = std::min(r.cmin, g.cost[a]);
+        r.cmax = std::max(r.cmax, g.cost[a]);
+    }
+    return r;
+}
+
+}  // namespace
+
 LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices,
                        const InterruptFn& interrupted, double scale_factor) {
     check_shape(g);
@@ -280,23 +337,15 @@ LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices
     st.u.assign(g.n_rows, 0.0);
     st.p.assign(g.n_cols, 0.0);
     if (g.n_rows == 0) return st;
-    double cmin = kInf, cmax = -kInf;
-    const int64_t nnz = g.indptr[g.n_rows];
-    for (int64_t a = 0; a < nnz; ++a) {
-        cmin = std::min(cmin, g.cost[a]);
-        cmax = std::max(cmax, g.cost[a]);
-    }
-    for (int32_t i = 0; i < g.n_rows; ++i) {
-        if (g.indptr[i] == g.indptr[i + 1]) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
-    }
-    const double range = std::max(cmax - cmin, 1e-300);
+    const CostRange cr = cost_range(g);
+    const double range = std::max(cr.cmax - cr.cmin, 1e-300);
     const bool warm = static_cast<int32_t>(warm_prices.size()) == g.n_cols;
     if (warm) {
         for (int32_t j = 0; j < g.n_cols; ++j) st.p[j] = std::isfinite(warm_prices[j]) ? std::max(0.0, warm_prices[j]) : 0.0;
     }
     // Scaling: start coarse (cold) or fine (warm: the prices are already nearly right).
     double eps = warm ? range * 1e-4 : range / 4.0;
-    const double eps_final = std::max(range * 1e-9, std::abs(cmax) * 1e-12);
+    const double eps_final = std::max(range * 1e-9, std::abs(cr.cmax) * 1e-12);
     // A bid that runs prices beyond this means no complete matching exists on these arcs.
     const double price_cap = range * (static_cast<double>(g.n_rows) + 2.0) + 1.0;
     const double big = range + eps;  // second-best value for a row with a single arc
@@ -309,41 +358,12 @@ LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices
         std::fill(st.col_to_row.begin(), st.col_to_row.end(), -1);
         queue.clear();
         for (int32_t i = g.n_rows - 1; i >= 0; --i) queue.push_back(i);
-        while (!queue.empty()) {
-            int32_t i = queue.back();
-            queue.pop_back();
-            double v1 = kInf, v2 = kInf;
-            int32_t j1 = -1;
-            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
-                int32_t j = g.indices[a];
-                double v = g.cost[a] + st.p[j];
-                if (v < v1 || (v == v1 && j < j1)) {
-                    v2 = v1;
-                    v1 = v;
-                    j1 = j;
-                } else if (v < v2) {
-                    v2 = v;
-                }
-            }
-            if (v2 == kInf) v2 = v1 + big;
-            st.p[j1] += (v2 - v1) + eps;
-            ++st.auction_bids;
-            if (st.p[j1] > price_cap) {
-                // Prices diverge: hand over to the exact solver, which reports infeasibility.
-                std::fill(st.row_to_col.begin(), st.row_to_col.end(), -1);
-                std::fill(st.col_to_row.begin(), st.col_to_row.end(), -1);
-                std::fill(st.p.begin(), st.p.end(), 0.0);
-                repair_and_finish(g, st, interrupted);
-                return st;
-            }
-            int32_t old = st.col_to_row[j1];
-            st.col_to_row[j1] = i;
-            st.row_to_col[i] = j1;
-            if (old >= 0) {
-                st.row_to_col[old] = -1;
-                queue.push_back(old);
-            }
-            if (++work % (kCheckEvery * 64) == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
+        if (!auction_phase(g, st, queue, eps, big, price_cap, work, interrupted)) {
+            // Prices diverge: hand over to the exact solver, which reports infeasibility.
+            std::fill(st.row_to_col.begin(), st.row_to_col.end(), -1);
+            std::fill(st.col_to_row.begin(), st.col_to_row.end(), -1);
+            std::fill(st.p.begin(), st.p.end(), 0.0);
+            break;
         }
         if (eps <= eps_final) break;
         eps = std::max(eps / scale_factor, eps_final);

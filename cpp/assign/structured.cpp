@@ -182,6 +182,9 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             res.method = auction ? "auction+ssp" : "ssp";
             first = false;
         } else {
+            // Warm start: keep prices and matching; only rows whose new arcs undercut their
+            // match are searched again.  (A warm auction was tried instead: it inflates the
+            // prices of candidate cells over the others and needed 10x more pricing rounds.)
             repair_and_finish(view, st, interrupted);
         }
         res.time_solve += now() - t1;
@@ -198,24 +201,41 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         std::vector<int64_t> n_added_block(threads, 0);
         parallel_blocks(V, threads, [&](int64_t b, int64_t e) {
             std::vector<std::pair<double, int32_t>> viol;
+            std::vector<std::pair<double, int32_t>> rows_by_bound;
+            std::vector<double> lcd(C);
             for (int64_t w = b; w < e; ++w) {
                 if (flat[w]) continue;  // priced below, with the dummy words
                 const T* lr = Lr + w * R;
                 const T* lc = Lc + w * C;
                 double lcmin = kInf;
-                for (int32_t j = 0; j < C; ++j) lcmin = std::min(lcmin, static_cast<double>(lc[j]));
+                for (int32_t j = 0; j < C; ++j) {
+                    lcd[j] = static_cast<double>(lc[j]);
+                    lcmin = std::min(lcmin, lcd[j]);
+                }
                 const double uw = st.u[w];
                 const double tol = opt.rel_tol * (std::abs(uw) + 1.0);
                 double best = uw;  // the matched cell is tight: min over all cells is <= u_w
                 viol.clear();
+                // Rows in order of their lower bound; stop at the first that cannot beat `best`.
+                rows_by_bound.clear();
                 for (int32_t i = 0; i < R; ++i) {
+                    double bound = static_cast<double>(lr[i]) + pmin_row[i] + lcmin;
+                    if (bound < best) rows_by_bound.emplace_back(bound, i);
+                }
+                std::sort(rows_by_bound.begin(), rows_by_bound.end());
+                for (const auto& [bound, i] : rows_by_bound) {
+                    if (bound >= best) break;
                     const double li = static_cast<double>(lr[i]);
-                    if (li + lcmin + pmin_row[i] >= best) continue;  // no cell of row i beats the best so far
                     const double* pi = p + static_cast<int64_t>(i) * C;
-                    for (int32_t j = 0; j < C; ++j) {
-                        double v = li + static_cast<double>(lc[j]) + pi[j];
-                        if (v < best) best = v;
-                        if (v < uw - tol) viol.emplace_back(v, i * C + j);
+                    double row_min = kInf;
+                    for (int32_t j = 0; j < C; ++j) row_min = std::min(row_min, lcd[j] + pi[j]);
+                    row_min += li;
+                    if (row_min < best) best = row_min;
+                    if (row_min < uw - tol) {
+                        for (int32_t j = 0; j < C; ++j) {
+                            double v = li + lcd[j] + pi[j];
+                            if (v < uw - tol) viol.emplace_back(v, i * C + j);
+                        }
                     }
                 }
                 word_min[w] = best;
@@ -259,10 +279,10 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         }
         res.time_pricing += now() - t2;
         // Certificate: sum of the true per-word minima minus the sum of prices.
-        double lb = 0.0;
+        long double lb = 0.0L;  // many terms of mixed magnitude: extended precision
         for (int64_t w = 0; w < n_rows; ++w) lb += word_min[w];
         for (int64_t c = 0; c < n_cells; ++c) lb -= st.p[c];
-        res.lower_bound = lb;
+        res.lower_bound = static_cast<double>(lb);
         if (n_added == 0) {
             res.certified = true;
             break;

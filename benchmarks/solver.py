@@ -1,0 +1,231 @@
+"""Benchmark of the exact LightRNN reallocation solver against dense and sparse peers.
+
+Problems are LightRNN-shaped: V words in a ceil(sqrt V) x ceil(sqrt V) table, Zipf word counts,
+each word's row and column distributions peaked on a few entries, cost = count * -log softmax
+(what `lightrnn realloc` accumulates).  For every size, in one run, it times:
+
+- ours:       lightrnn.assign.solve_table (exact on the FULL problem, certified by a dual bound);
+- scipy:      scipy.optimize.linear_sum_assignment on the dense V x (R*C) matrix;
+- lap, lapjv: the Jonker-Volgenant packages on the same dense matrix;
+- sparse:     scipy.sparse.csgraph.min_weight_full_bipartite_matching on ours' FIRST candidate
+              graph (k x k cells per word plus a fallback cell). That is a smaller, easier problem
+              whose optimum need not be the full one (its objective shows it).
+
+Each (size, solver) runs in its own subprocess, so the peak memory is that solver's alone:
+peak = high-water resident memory during the solve minus the resident memory before it (inputs
+already built; Linux /proc/self/clear_refs resets the high-water mark).  Dense peers are skipped
+above --dense-limit-gb.
+
+    python benchmarks/solver.py --sizes 1024,4096,16384,65536,262144,1048576 --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SOLVERS = ("ours", "scipy", "lap", "lapjv", "sparse")
+DENSE = ("scipy", "lap", "lapjv")
+
+
+def lightrnn_problem(V: int, seed: int, dtype) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Returns L_r (V, R), L_c (V, C) in `dtype`, R, C; built in blocks (bounded temporaries)."""
+    R = C = math.isqrt(V - 1) + 1 if V > 0 else 1
+    rng = np.random.default_rng(seed)
+    counts = np.maximum(1.0, np.floor(1e7 / np.arange(1, V + 1)))  # Zipf, s = 1
+    out = []
+    for side in (R, C):
+        L = np.empty((V, side), dtype=dtype)
+        for b in range(0, V, 1 << 14):
+            e = min(V, b + (1 << 14))
+            z = rng.standard_normal((e - b, side), dtype=np.float32).astype(np.float64)  # (B, side)
+            for _ in range(3):  # a few peaks per word
+                z[np.arange(e - b), rng.integers(0, side, e - b)] += 4.0
+            z -= z.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            L[b:e] = counts[b:e, None] * -logp
+        out.append(L)
+    return out[0], out[1], R, C
+
+
+def dense_matrix(L_r: np.ndarray, L_c: np.ndarray) -> np.ndarray:
+    V, R = L_r.shape
+    C = L_c.shape[1]
+    full = L_r.astype(np.float64)[:, :, None] + L_c.astype(np.float64)[:, None, :]  # (V, R, C)
+    return full.reshape(V, R * C)
+
+
+def candidate_graph(L_r: np.ndarray, L_c: np.ndarray, k: int):
+    """CSR (V, R*C) of each word's k cheapest rows x k cheapest columns plus cell w (ours' start)."""
+    import scipy.sparse as sp
+
+    V, R = L_r.shape
+    C = L_c.shape[1]
+    kr, kc = min(k, R), min(k, C)
+    rows = np.argpartition(L_r, kr - 1, axis=1)[:, :kr]  # (V, kr)
+    cols = np.argpartition(L_c, kc - 1, axis=1)[:, :kc]  # (V, kc)
+    cells = (rows[:, :, None].astype(np.int64) * C + cols[:, None, :]).reshape(V, kr * kc)
+    cells = np.concatenate([cells, np.arange(V, dtype=np.int64)[:, None]], axis=1)  # fallback cell
+    w = np.repeat(np.arange(V), cells.shape[1])
+    flat = cells.reshape(-1)
+    cost = L_r[w, flat // C].astype(np.float64) + L_c[w, flat % C]
+    g = sp.coo_matrix((cost, (w, flat)), shape=(V, R * C)).tocsr()
+    g.sum_duplicates()  # the fallback may repeat a candidate: same cost, keep one
+    g.data = cost_of(L_r, L_c, g)
+    return g
+
+
+def cost_of(L_r, L_c, g) -> np.ndarray:
+    C = L_c.shape[1]
+    w = np.repeat(np.arange(g.shape[0]), np.diff(g.indptr))
+    return L_r[w, g.indices // C].astype(np.float64) + L_c[w, g.indices % C]
+
+
+def table_objective(L_r, L_c, rows, cols) -> float:
+    w = np.arange(L_r.shape[0])
+    return float(L_r[w, rows].astype(np.float64).sum() + L_c[w, cols].astype(np.float64).sum())
+
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return 0
+
+
+def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int) -> dict:
+    """Builds the problem, runs one solver, returns its figures (run in a subprocess)."""
+    L_r, L_c, R, C = lightrnn_problem(V, seed, np.dtype(dtype))
+    res: dict = {"solver": name, "V": V, "R": R, "C": C, "dtype": dtype}
+    prep = None
+    if name == "sparse":
+        prep = candidate_graph(L_r, L_c, k)
+    try:
+        open("/proc/self/clear_refs", "w").write("5")  # reset the high-water mark
+    except OSError:
+        pass
+    base = _rss_kb("VmRSS:")
+    t0 = time.perf_counter()
+    if name == "ours":
+        from lightrnn.assign import solve_table
+
+        sol = solve_table(L_r, L_c, threads=threads, k=k)
+        rows, cols = sol.rows, sol.cols
+        res.update(certified=sol.certified, lower_bound=sol.lower_bound, rounds=sol.pricing_rounds,
+                   arcs=sol.arcs, method=sol.method, phases={k2: round(v, 3) for k2, v in sol.times.items()})
+    elif name in DENSE:
+        full = dense_matrix(L_r, L_c)  # building the matrix is part of a dense peer's cost
+        if name == "scipy":
+            from scipy.optimize import linear_sum_assignment
+
+            _, cell = linear_sum_assignment(full)
+        elif name == "lap":
+            import lap
+
+            _, cell, _ = lap.lapjv(full, extend_cost=True)
+        else:
+            import lapjv
+
+            cell, _, _ = lapjv.lapjv(full) if V == R * C else (None, None, None)
+            if cell is None:
+                raise RuntimeError("lapjv needs a square matrix")
+        rows, cols = np.asarray(cell) // C, np.asarray(cell) % C
+    else:
+        from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+        _, cell = min_weight_full_bipartite_matching(prep)
+        rows, cols = cell // C, cell % C
+    res["time"] = time.perf_counter() - t0
+    res["peak_mb"] = max(0, _rss_kb("VmHWM:") - base) / 1024
+    res["inputs_mb"] = (L_r.nbytes + L_c.nbytes) / 2**20
+    res["objective"] = table_objective(L_r, L_c, rows, cols)
+    cells = np.asarray(rows, dtype=np.int64) * C + cols
+    res["valid"] = bool(np.unique(cells).size == V)
+    return res
+
+
+def run_one(name: str, V: int, args) -> dict:
+    cmd = [sys.executable, __file__, "--worker", name, "--sizes", str(V), "--seed", str(args.seed),
+           "--threads", str(args.threads), "--k", str(args.k), "--dtype", dtype_for(V, args)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    if p.returncode != 0:
+        return {"solver": name, "V": V, "error": (p.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def dtype_for(V: int, args) -> str:
+    if args.dtype != "auto":
+        return args.dtype
+    return "float64" if V <= 65536 else "float32"  # float32 keeps V = 1M inputs at 8 GB
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1024,4096,16384,65536,262144,1048576")
+    ap.add_argument("--solvers", default=",".join(SOLVERS))
+    ap.add_argument("--dense-limit-gb", type=float, default=2.5, help="skip dense peers whose matrix is larger")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--k", type=int, default=4, help="candidate rows/columns per word")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "float64"])
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per solver run")
+    ap.add_argument("--json", help="also write all results to this file")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.worker:
+        print(json.dumps(worker(args.worker, sizes[0], args.seed, args.dtype, args.threads, args.k)))
+        return
+    solvers = [s for s in args.solvers.split(",") if s]
+    bad = [s for s in solvers if s not in SOLVERS]
+    if bad:
+        ap.error(f"unknown solvers {bad}; choose from {SOLVERS}")
+    results = []
+    print(f"{'V':>9} {'solver':>7} {'time s':>9} {'peak MB':>9} {'objective':>20} {'vs ours':>8}  notes", flush=True)
+    for V in sizes:
+        ours = None
+        for name in solvers:
+            if name in DENSE and V * V * 8 * 2 > args.dense_limit_gb * 2**30:  # matrix + its build copy
+                r = {"solver": name, "V": V, "skipped": f"dense matrix over --dense-limit-gb {args.dense_limit_gb}"}
+            else:
+                r = run_one(name, V, args)
+            results.append(r)
+            if name == "ours" and "time" in r:
+                ours = r
+            print(format_row(r, ours), flush=True)
+    if args.json:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from lightrnn.atomic import atomic_write_json
+
+        atomic_write_json(args.json, results)
+
+
+def format_row(r: dict, ours: dict | None) -> str:
+    head = f"{r['V']:>9} {r['solver']:>7}"
+    if "skipped" in r:
+        return f"{head} {'-':>9} {'-':>9} {'-':>20} {'-':>8}  cannot run: {r['skipped']}"
+    if "error" in r:
+        return f"{head} {'-':>9} {'-':>9} {'-':>20} {'-':>8}  failed: {r['error']}"
+    ratio = "" if ours is None else f"{r['time'] / ours['time']:.2f}x"
+    notes = "" if r["valid"] else "INVALID TABLE "
+    if r["solver"] == "ours":
+        gap = r["objective"] - r["lower_bound"]
+        notes += (f"certified={r['certified']} bound={r['lower_bound']:.10g} gap={gap:.3g} "
+                  f"rounds={r['rounds']} arcs={r['arcs']} {r['method']} {r['phases']} {r['dtype']}")
+    elif ours is not None:
+        rel = (r["objective"] - ours["objective"]) / max(abs(ours["objective"]), 1e-300)
+        notes += f"objective - ours = {rel:+.2e} relative"
+        if r["solver"] == "sparse":
+            notes += " (candidate graph only)"
+    return f"{head} {r['time']:>9.3f} {r['peak_mb']:>9.1f} {r['objective']:>20.10g} {ratio:>8}  {notes}"
+
+
+if __name__ == "__main__":
+    main()
