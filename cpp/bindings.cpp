@@ -28,7 +28,8 @@ auto run_released(Fn&& fn) {
         py::gil_scoped_release release;
         return fn();
     } catch (const Interrupted&) {
-        if (PyErr_Occurred()) throw py::error_already_set();
+        // The signal handler has set KeyboardInterrupt (or whatever it raised); keep it.
+        if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
         throw py::error_already_set();
     } catch (const Infeasible& e) {
         throw py::value_error(e.what());

@@ -172,3 +172,36 @@ def test_solve_table_does_not_import_torch():
 
     code = "import sys, lightrnn.assign; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_ctrl_c_interrupts_a_long_solve():
+    """SIGINT during a solve (GIL released) raises KeyboardInterrupt promptly, no crash."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    code = (
+        "import sys, time, numpy as np\n"
+        "from lightrnn.assign import solve_table\n"
+        "rng = np.random.default_rng(0)\n"
+        "V = 65536\n"
+        "L_r = (rng.random((V, 256), dtype=np.float32) * np.arange(1, V + 1, dtype=np.float32)[:, None])\n"
+        "L_c = L_r[::-1].copy()\n"
+        "print('start', flush=True)\n"
+        "t = time.perf_counter()\n"
+        "try:\n"
+        "    solve_table(L_r, L_c, threads=1)\n"
+        "    print('finished', flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print(f'interrupted {time.perf_counter() - t:.2f}', flush=True)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "start"
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode == 0 and out.startswith("interrupted"), out
