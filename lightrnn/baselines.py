@@ -128,6 +128,10 @@ class AdaptiveSoftmaxLM(_WordLM):
         super().__init__()
         self.config = config
         cutoffs = list(config.adaptive_cutoffs) or auto_cutoffs(config.vocab_size)
+        V = config.vocab_size
+        if any(not 0 < c < V for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
+            raise ValueError(f"adaptive_cutoffs {cutoffs} must be strictly increasing and each in [1, {V - 1}] "
+                             f"(vocab_size={V})")
         self.cutoffs = cutoffs
         self.body = LSTMBody(config)
         self.asm = nn.AdaptiveLogSoftmaxWithLoss(config.hidden_dim, config.vocab_size, cutoffs,
