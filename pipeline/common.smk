@@ -1,5 +1,6 @@
 # Shared helpers: paths, the last round, per-stage hashes of the package sources.
 import hashlib
+import json
 from pathlib import Path
 
 wildcard_constraints:
@@ -35,3 +36,19 @@ def lightrnn_model():
 def final_outputs():
     outs = [f"{RES}/eval/valid.json", f"{RES}/eval/test.json", f"{RES}/summary.json", f"{RES}/summary.md"]
     return outs
+
+def train_resources():
+    return {"gpu": int(config["resources"]["gpu"])}
+
+def last_checkpoint():
+    last = LAST if lightrnn_model() == "lightrnn" else 0
+    return f"{RES}/train/checkpoint_{last}.pt"
+
+def n_rounds():
+    return int(config["rounds"]) if lightrnn_model() == "lightrnn" else 1
+
+
+def canonical(section):
+    """A config section as key-sorted JSON: params compare by value, not by key order (a config
+    file that lists the same keys in another order must not rerun anything)."""
+    return json.dumps(config[section], sort_keys=True)

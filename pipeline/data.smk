@@ -7,8 +7,10 @@ rule prepare_corpus:
         valid=f"{RES}/data/valid.txt",
         test=f"{RES}/data/test.txt",
     params:
-        corpus=config["corpus"],
+        corpus=canonical("corpus"),
         code=CODE_DATA,
+    conda:
+        "../envs/lightrnn.yaml"
     log:
         f"{RES}/logs/prepare_corpus.log",
     script:
@@ -21,8 +23,10 @@ rule build_vocab:
     output:
         f"{RES}/data/vocab.tsv",
     params:
-        vocab=config["vocab"],
+        vocab=canonical("vocab"),
         code=CODE_DATA,
+    conda:
+        "../envs/lightrnn.yaml"
     log:
         f"{RES}/logs/build_vocab.log",
     script:
@@ -37,6 +41,8 @@ rule encode:
         f"{RES}/data/{{split}}.npy",
     params:
         code=CODE_DATA,
+    conda:
+        "../envs/lightrnn.yaml"
     log:
         f"{RES}/logs/encode_{{split}}.log",
     script:
@@ -49,7 +55,9 @@ rule init_table:
     output:
         f"{RES}/tables/table_0.npz",
     params:
-        init=config["init_table"],
+        init=canonical("init_table"),
+    conda:
+        "../envs/lightrnn.yaml"
     log:
         f"{RES}/logs/init_table.log",
     script:

@@ -1,9 +1,6 @@
 # Final evaluation of the last round's checkpoint (valid and test perplexity, <eos> counted).
 
 
-def last_checkpoint():
-    last = LAST if lightrnn_model() == "lightrnn" else 0
-    return f"{RES}/train/checkpoint_{last}.pt"
 
 
 rule evaluate:
@@ -13,7 +10,9 @@ rule evaluate:
     output:
         f"{RES}/eval/{{split}}.json",
     params:
-        evaluate=config["evaluate"],
+        evaluate=canonical("evaluate"),
+    conda:
+        "../envs/lightrnn.yaml"
     log:
         f"{RES}/logs/evaluate_{{split}}.log",
     script:

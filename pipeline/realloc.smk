@@ -11,10 +11,12 @@ rule realloc:
         table=f"{RES}/tables/table_{{r}}.npz",
         report=f"{RES}/realloc/realloc_{{r}}.json",
     params:
-        realloc=config["realloc"],
+        realloc=canonical("realloc"),
         code=CODE_REALLOC,
     resources:
         **train_resources(),
+    conda:
+        "../envs/lightrnn.yaml"
     log:
         f"{RES}/logs/realloc_{{r}}.log",
     benchmark:

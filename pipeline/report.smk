@@ -1,8 +1,6 @@
 # Summary (JSON + Markdown) and plots; `snakemake --report report.html` embeds them.
 
 
-def n_rounds():
-    return int(config["rounds"]) if lightrnn_model() == "lightrnn" else 1
 
 
 rule summarize:
@@ -18,6 +16,8 @@ rule summarize:
         perplexity=report(f"{RES}/plots/perplexity.png", category="Training"),
         realloc=report(f"{RES}/plots/reallocation.png", category="Reallocation"),
         table=report(f"{RES}/plots/table.png", category="Word table"),
+    conda:
+        "../envs/lightrnn.yaml"
     log:
         f"{RES}/logs/summarize.log",
     script:

@@ -5,8 +5,6 @@
 ruleorder: train_round0 > train_round
 
 
-def train_resources():
-    return {"gpu": int(config["resources"]["gpu"])}
 
 
 rule train_round0:
@@ -20,12 +18,14 @@ rule train_round0:
         metrics=f"{RES}/train/metrics_0.csv",
     params:
         round=0,
-        model=config["model"],
-        train=config["train"],
+        model=canonical("model"),
+        train=canonical("train"),
         epochs=lambda w: config["train"]["epochs"] * (1 if lightrnn_model() == "lightrnn" else int(config["rounds"])),
         code=CODE_MODEL,
     resources:
         **train_resources(),
+    conda:
+        "../envs/lightrnn.yaml"
     log:
         f"{RES}/logs/train_0.log",
     benchmark:
@@ -46,12 +46,14 @@ rule train_round:
         metrics=f"{RES}/train/metrics_{{r}}.csv",
     params:
         round=lambda w: int(w.r),
-        model=config["model"],
-        train=config["train"],
+        model=canonical("model"),
+        train=canonical("train"),
         epochs=config["train"]["epochs"],
         code=CODE_MODEL,
     resources:
         **train_resources(),
+    conda:
+        "../envs/lightrnn.yaml"
     log:
         f"{RES}/logs/train_{{r}}.log",
     benchmark:

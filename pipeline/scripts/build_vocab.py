@@ -1,10 +1,11 @@
+import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir)))  # noqa: F821
 from _run import run_cli  # noqa: E402
 
-v = snakemake.params.vocab  # noqa: F821
+v = json.loads(snakemake.params.vocab)  # noqa: F821
 argv = ["build-vocab", "--train", snakemake.input[0], "--out", snakemake.output[0],  # noqa: F821
         "--min-count", v["min_count"]]
 if v.get("max_size"):

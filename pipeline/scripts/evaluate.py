@@ -1,3 +1,4 @@
+import json
 import sys
 from pathlib import Path
 
@@ -6,4 +7,4 @@ from _run import run_cli  # noqa: E402
 
 sm = snakemake  # noqa: F821
 run_cli(sm, ["evaluate", "--checkpoint", sm.input.checkpoint, "--data", sm.input.data,
-             "--name", sm.wildcards.split, "--batch-size", sm.params.evaluate["batch_size"], "--out", sm.output[0]])
+             "--name", sm.wildcards.split, "--batch-size", json.loads(sm.params.evaluate)["batch_size"], "--out", sm.output[0]])

