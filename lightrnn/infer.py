@@ -104,12 +104,16 @@ def _keep_lengths(sorted_logp: Tensor, k: int | None, p: float | None) -> tuple[
 
 @torch.no_grad()
 def lightrnn_top_many(model: nn.Module, hidden: Hidden, k: int | None = None, p: float | None = None,
-                      first_rows: int = 8, growth: float = 2.0, cell_word: Tensor | None = None) -> list[TopSearch]:
+                      first_rows: int = 8, max_rows: int | None = None,
+                      cell_word: Tensor | None = None) -> list[TopSearch]:
     """Exact top-k / top-p words of a LightRNN after each of B states, pruning rows by a bound.
 
-    Every state visits its rows in descending P_r, in batches of ``first_rows`` rows growing by
-    ``growth`` (all unfinished states fed in one batched half-step). A state is finished when
-    its kept prefix is settled and its last word reaches P_r of the state's next row.
+    Every state visits its rows in descending P_r. The first batch feeds ``first_rows`` rows;
+    each later batch feeds every unvisited row that could still hold a kept word (P_r above the
+    last kept word found so far; all rows while the kept prefix is not settled), at most
+    ``max_rows`` at a time (None: no limit, so a top-k search takes at most two batches). All
+    unfinished states are fed in one batched half-step. A state is finished when its kept
+    prefix is settled and its last word reaches P_r of the state's next row.
 
     Args:
         model: a LightRNN in eval mode.
@@ -123,21 +127,21 @@ def lightrnn_top_many(model: nn.Module, hidden: Hidden, k: int | None = None, p:
         raise ValueError("lightrnn_top needs k and/or p")
     lp_r = model.row_log_probs(hidden)  # (B, R)
     B, dev = lp_r.shape[0], lp_r.device
-    order = torch.argsort(lp_r, dim=1, descending=True)  # (B, R)
     n_rows = int(torch.isfinite(lp_r[0]).sum())  # rows holding a word (the same for every state)
-    order = order[:, :n_rows]  # rows holding no word have P_r = 0
+    lp_sorted, order = torch.sort(lp_r, dim=1, descending=True)  # (B, R)
+    lp_sorted, order = lp_sorted[:, :n_rows], order[:, :n_rows]  # rows holding no word have P_r = 0
     if cell_word is None:
         cell_word = _cell_word_tensor(model.table, dev)  # (R, C)
     results: list[TopSearch | None] = [None] * B
     active = torch.arange(B, device=dev)  # states still searching
-    best_lp = lp_r.new_empty(B, 0)  # (B_active, M) descending, -inf padded
+    best_lp = lp_r.new_empty(B, 0)  # (A, M) descending, -inf padded
     best_id = torch.empty(B, 0, dtype=torch.long, device=dev)
     pos, size = 0, max(1, first_rows)
-    while active.numel():
+    while True:
         rows = order[active, pos:pos + size]  # (A, K)
         h = tuple(x[:, active] for x in hidden)
         lp_c, _ = model.step_rows(h, rows)  # (A, K, C)
-        joint = lp_r[active[:, None], rows][:, :, None] + lp_c  # (A, K, C), as model.log_prob adds them
+        joint = lp_sorted[active, pos:pos + size][:, :, None] + lp_c  # (A, K, C), as model.log_prob adds them
         words = cell_word[rows]  # (A, K, C), -1 in empty cells
         joint = joint.masked_fill(words < 0, float("-inf")).flatten(1)  # (A, K*C)
         best_lp, idx = torch.sort(torch.cat([best_lp, joint], 1), dim=1, descending=True)
@@ -147,18 +151,24 @@ def lightrnn_top_many(model: nn.Module, hidden: Hidden, k: int | None = None, p:
             keep = min(keep, k)
         best_lp, best_id = best_lp[:, :keep], best_id[:, :keep]
         pos += rows.shape[1]
-        size = max(size + 1, int(size * growth))
         m, settled = _keep_lengths(best_lp, k, p)
+        last_kept = best_lp.gather(1, (m - 1)[:, None])[:, 0]  # (A,)
         if pos >= n_rows:
             done = torch.ones_like(settled)
-        else:
-            bound = lp_r[active, order[active, pos]]  # (A,) no unvisited word has a larger log-prob
-            done = settled & (best_lp.gather(1, (m - 1)[:, None])[:, 0] >= bound)
+        else:  # no word of an unvisited row beats that row's P_r
+            done = settled & (last_kept >= lp_sorted[active, pos])
         for j in torch.nonzero(done)[:, 0].tolist():
             mj = int(m[j])
             results[int(active[j])] = TopSearch(best_lp[j, :mj], best_id[j, :mj], pos, n_rows)
-        active, best_lp, best_id = active[~done], best_lp[~done], best_id[~done]
-    return results  # type: ignore[return-value]
+        keep_on = ~done
+        active, best_lp, best_id = active[keep_on], best_lp[keep_on], best_id[keep_on]
+        if not active.numel():
+            return results  # type: ignore[return-value]
+        # Rows that can still hold a kept word: P_r above the last kept word (sorted, so a prefix).
+        tau = torch.where(settled[keep_on], last_kept[keep_on], float("-inf"))  # (A,)
+        size = int((lp_sorted[active, pos:] > tau[:, None]).sum(1).max())
+        if max_rows is not None:
+            size = min(size, max_rows)
 
 
 def lightrnn_top(model: nn.Module, hidden: Hidden, k: int | None = None, p: float | None = None,

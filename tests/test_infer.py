@@ -10,7 +10,7 @@ from lightrnn import checkpoint as ck
 from lightrnn.cli import main
 from lightrnn.config import ModelConfig
 from lightrnn.factory import build_model
-from lightrnn.infer import TrainedModel, load
+from lightrnn.infer import TrainedModel, lightrnn_top_many, load
 from lightrnn.table import WordTable
 from lightrnn.train import evaluate
 from lightrnn.vocab import Vocab
@@ -109,6 +109,23 @@ def test_top_k_prunes_rows_when_rows_are_peaked():
     res = tm.top(h, last, k=10)
     assert_exact_top(res, brute_top(tm, "w1 w2"), k=10)
     assert res.rows_evaluated < res.rows_total == 20
+
+
+@pytest.mark.parametrize("first_rows,max_rows", [(1, None), (3, 2), (8, None), (1, 1)])
+def test_batched_search_over_many_states_equals_brute_force(first_rows, max_rows):
+    # 400 words in 16 x 25 (non-square): several batches, states finishing at different times
+    tm = make_tm("lightrnn", V=400, seed=4, scale=0.7, table_rows=16, table_cols=25)
+    B = 5
+    seq = torch.randint(0, 398, (6, B), generator=torch.Generator().manual_seed(0))  # (T, B)
+    with torch.no_grad():
+        logp, _ = tm.model.log_prob(seq, tm.model.init_hidden(B))  # (T, B, V)
+        hidden = tm.model(seq[:-1], seq[1:], tm.model.init_hidden(B)).hidden
+        after = tm._after_last(hidden, seq[-1])
+    for k, p in ((1, None), (10, None), (60, None), (None, 0.3), (None, 0.9), (20, 0.5)):
+        got = lightrnn_top_many(tm.model, after, k, p, first_rows=first_rows, max_rows=max_rows)
+        for b in range(B):
+            assert_exact_top(got[b], logp[-1, b], k=k, p=p)
+            assert got[b].rows_total == 16
 
 
 @torch.no_grad()
