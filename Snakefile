@@ -1,12 +1,30 @@
 # LightRNN workflow: corpus -> vocabulary -> round-0 table -> (train round r -> reallocate) x rounds
 # -> evaluation -> report.  `snakemake --cores 2` runs config/config.yaml (PTB, CPU).
-from snakemake.utils import min_version, validate
+from pathlib import Path
+
+import yaml
+from snakemake.utils import min_version, update_config, validate
 
 min_version("8.0")
 
+
 configfile: "config/config.yaml"
 
+
+# config/config.yaml holds every key's default. Snakemake skips the configfile above when
+# --configfile is given, so layer the given files (and --config) over the defaults: a config file
+# then only needs the keys it changes.
+with open(Path(workflow.basedir) / "config" / "config.yaml", encoding="utf-8") as _f:
+    _defaults = yaml.safe_load(_f)
+update_config(_defaults, config)
+config.clear()
+config.update(_defaults)
+
 validate(config, "config/schema.yaml")
+
+
+report: "pipeline/report/workflow.rst"
+
 
 include: "pipeline/common.smk"
 include: "pipeline/data.smk"

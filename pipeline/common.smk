@@ -1,20 +1,25 @@
-# Shared helpers: paths, the last round, per-stage hashes of the package sources.
+# Shared helpers: paths, the number of rounds, narrow params, per-stage hashes of the sources.
 import hashlib
 import json
 from pathlib import Path
+
 
 wildcard_constraints:
     r=r"\d+",
     split=r"train|valid|test",
 
+
 RES = config["results_dir"].rstrip("/")
-LAST = int(config["rounds"]) - 1
 PKG = Path(workflow.basedir) / "lightrnn"
 CPP = Path(workflow.basedir) / "cpp"
+# Training keys that change how a run goes but not its results (a resumed run ignores them too):
+# they are passed to `lightrnn train` but left out of the rule's params, so changing them reruns
+# nothing.
+OPERATIONAL_TRAIN = ("num_threads", "checkpoint_every", "log_interval")
 
 
 def source_hash(*names):
-    """Hash of package sources a stage depends on: editing them reruns that stage and later."""
+    """Hash of the package sources a stage depends on: editing them reruns that stage and later."""
     h = hashlib.sha256()
     for name in names:
         for f in sorted(PKG.glob(name)) + sorted(CPP.glob(name)):
@@ -23,32 +28,43 @@ def source_hash(*names):
     return h.hexdigest()[:16]
 
 
-CODE_DATA = source_hash("vocab.py", "corpus.py", "cli_data.py")
+CODE_DATA = source_hash("vocab.py", "corpus.py", "table.py", "cli_data.py")
 CODE_MODEL = source_hash("config.py", "model.py", "baselines.py", "slim.py", "factory.py", "table.py",
-                         "train.py", "checkpoint.py", "cli_train.py", "cli_args.py")
-CODE_REALLOC = source_hash("realloc.py", "assign.py", "cli_realloc.py", "assign/*.cpp", "assign/*.hpp")
+                         "train.py", "checkpoint.py", "cli_train.py", "cli_args.py", "corpus.py", "vocab.py")
+CODE_REALLOC = source_hash("realloc.py", "assign.py", "cli_realloc.py", "assign/*.cpp", "assign/*.hpp",
+                           "bindings.cpp")
+CODE_REPORT = source_hash("report.py", "viz.py")
 
 
 def lightrnn_model():
-    return config["model"].get("model", "lightrnn")
+    return config["model"]["model"] == "lightrnn"
+
+
+def n_rounds():
+    """Training rounds: peers (no table) train all their epochs in one round."""
+    return int(config["rounds"]) if lightrnn_model() else 1
+
+
+def last_checkpoint():
+    return f"{RES}/train/checkpoint_{n_rounds() - 1}.pt"
 
 
 def final_outputs():
-    outs = [f"{RES}/eval/valid.json", f"{RES}/eval/test.json", f"{RES}/summary.json", f"{RES}/summary.md"]
-    return outs
+    return [f"{RES}/eval/valid.json", f"{RES}/eval/test.json", f"{RES}/summary.json", f"{RES}/summary.md"]
 
-def train_resources():
+
+def gpu_resources():
+    """GPUs a training / reallocation job asks for: 0 by default, so `--cores 2` runs on a CPU."""
     return {"gpu": int(config["resources"]["gpu"])}
 
-def last_checkpoint():
-    last = LAST if lightrnn_model() == "lightrnn" else 0
-    return f"{RES}/train/checkpoint_{last}.pt"
 
-def n_rounds():
-    return int(config["rounds"]) if lightrnn_model() == "lightrnn" else 1
+def canonical(section, drop=()):
+    """A config section as key-sorted JSON without the ``drop`` keys: params compare by value,
+    not by key order (the same keys in another order must not rerun anything)."""
+    return json.dumps({k: v for k, v in config[section].items() if k not in drop}, sort_keys=True)
 
 
-def canonical(section):
-    """A config section as key-sorted JSON: params compare by value, not by key order (a config
-    file that lists the same keys in another order must not rerun anything)."""
-    return json.dumps(config[section], sort_keys=True)
+def corpus_inputs(wildcards):
+    """Your own text files are inputs (editing them reruns); PTB comes from the package."""
+    c = config["corpus"]
+    return {s: c[s] for s in ("train", "valid", "test")} if c["source"] == "files" else {}

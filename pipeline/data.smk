@@ -2,6 +2,8 @@
 
 
 rule prepare_corpus:
+    input:
+        unpack(corpus_inputs),
     output:
         train=f"{RES}/data/train.txt",
         valid=f"{RES}/data/valid.txt",
@@ -56,6 +58,9 @@ rule init_table:
         f"{RES}/tables/table_0.npz",
     params:
         init=canonical("init_table"),
+        rows=config["model"]["table_rows"],
+        cols=config["model"]["table_cols"],
+        code=CODE_DATA,
     conda:
         "../envs/lightrnn.yaml"
     log:

@@ -1,8 +1,6 @@
 # Final evaluation of the last round's checkpoint (valid and test perplexity, <eos> counted).
 
 
-
-
 rule evaluate:
     input:
         checkpoint=last_checkpoint(),
@@ -11,6 +9,8 @@ rule evaluate:
         f"{RES}/eval/{{split}}.json",
     params:
         evaluate=canonical("evaluate"),
+        device=config["train"]["device"],
+        code=CODE_MODEL,
     conda:
         "../envs/lightrnn.yaml"
     log:

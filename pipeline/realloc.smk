@@ -1,6 +1,5 @@
 # Reallocate after round r-1: checkpoint r-1 -> table r (exact, certified assignment).
-
-ruleorder: init_table > realloc
+# (table 0 comes from init_table; the constraint r >= 1 keeps the two rules apart.)
 
 
 rule realloc:
@@ -10,11 +9,14 @@ rule realloc:
     output:
         table=f"{RES}/tables/table_{{r}}.npz",
         report=f"{RES}/realloc/realloc_{{r}}.json",
+        losses=f"{RES}/realloc/losses_{{r}}.npz",
+    wildcard_constraints:
+        r=r"[1-9]\d*",
     params:
         realloc=canonical("realloc"),
         code=CODE_REALLOC,
     resources:
-        **train_resources(),
+        **gpu_resources(),
     conda:
         "../envs/lightrnn.yaml"
     log:

@@ -1,10 +1,6 @@
-# Train round r: round 0 from random weights and table 0, round r > 0 from checkpoint r-1 and
-# table r (written by reallocation).  Peers (full, adaptive, slim) train one round of
-# rounds x epochs epochs.
-
-ruleorder: train_round0 > train_round
-
-
+# Train round r: round 0 from random weights and table 0 (explicit rule), round r > 0 from
+# checkpoint r-1 and table r (written by reallocation). Peers (full, adaptive, slim) train one
+# round of rounds x epochs epochs.
 
 
 rule train_round0:
@@ -19,11 +15,12 @@ rule train_round0:
     params:
         round=0,
         model=canonical("model"),
-        train=canonical("train"),
-        epochs=lambda w: config["train"]["epochs"] * (1 if lightrnn_model() == "lightrnn" else int(config["rounds"])),
+        train=canonical("train", drop=OPERATIONAL_TRAIN + ("epochs",)),
+        epochs=config["train"]["epochs"] * (1 if lightrnn_model() else int(config["rounds"])),
         code=CODE_MODEL,
+    threads: max(1, config["train"]["num_threads"])
     resources:
-        **train_resources(),
+        **gpu_resources(),
     conda:
         "../envs/lightrnn.yaml"
     log:
@@ -44,14 +41,16 @@ rule train_round:
     output:
         checkpoint=f"{RES}/train/checkpoint_{{r}}.pt",
         metrics=f"{RES}/train/metrics_{{r}}.csv",
+    wildcard_constraints:
+        r=r"[1-9]\d*",
     params:
         round=lambda w: int(w.r),
-        model=canonical("model"),
-        train=canonical("train"),
+        train=canonical("train", drop=OPERATIONAL_TRAIN + ("epochs",)),
         epochs=config["train"]["epochs"],
         code=CODE_MODEL,
+    threads: max(1, config["train"]["num_threads"])
     resources:
-        **train_resources(),
+        **gpu_resources(),
     conda:
         "../envs/lightrnn.yaml"
     log:

@@ -8,5 +8,6 @@ from _run import run_cli  # noqa: E402
 sm = snakemake  # noqa: F821
 p = json.loads(sm.params.realloc)
 run_cli(sm, ["realloc", "--checkpoint", sm.input.checkpoint, "--train", sm.input.train,
-             "--out-table", sm.output.table, "--report", sm.output.report, "--batch-size", p["batch_size"],
-             "--candidates", p["candidates"], "--method", p["method"], "--device", p.get("device", "auto")])
+             "--out-table", sm.output.table, "--report", sm.output.report, "--losses", sm.output.losses,
+             "--batch-size", p["batch_size"], "--bptt", p["bptt"], "--candidates", p["candidates"],
+             "--method", p["method"], "--device", p["device"]])
