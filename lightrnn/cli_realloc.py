@@ -39,6 +39,8 @@ def register(sub) -> None:
 def run_realloc(args) -> int:
     import json
 
+    from torch import device as torch_device
+
     from lightrnn import checkpoint as ck
     from lightrnn.atomic import atomic_save_npz, atomic_write_json
     from lightrnn.corpus import load_tokens
@@ -55,7 +57,17 @@ def run_realloc(args) -> int:
         tokens = load_tokens(args.train, model.vocab_size)
     except (ck.CheckpointError, CorpusError, ValueError) as e:
         raise UserError(str(e)) from None
-    losses = accumulate_losses(model, tokens, args.batch_size, args.bptt, device)
+    from lightrnn.distributed import all_reduce_sum, from_env, shard
+
+    ctx = from_env(device)  # torchrun: each rank sums over its shard; the sums are all-reduced
+    if ctx.enabled and device.type == "cuda":
+        device = torch_device("cuda", ctx.local_rank)
+        model = model.to(device)
+    losses = accumulate_losses(model, shard(tokens, ctx, args.batch_size), args.batch_size, args.bptt, device,
+                               reduce_fn=all_reduce_sum if ctx.enabled else None)
+    if not ctx.is_main:
+        ctx.barrier()  # rank 0 solves and writes the table; the others wait until it is complete
+        return 0
     if args.losses:
         atomic_save_npz(args.losses, L_r=losses["L_r"], L_c=losses["L_c"], tokens=losses["tokens"])
     table, report = reallocate(model, tokens, args.batch_size, args.bptt, device, k=args.candidates,
@@ -67,4 +79,5 @@ def run_realloc(args) -> int:
     keys = ("words_moved", "objective_old_per_token", "objective_new_per_token", "actual_ppl_old",
             "ppl_predicted_new", "actual_ppl_new", "pass_seconds")
     print(json.dumps({k: report[k] for k in keys if k in report}))
+    ctx.barrier()
     return 0

@@ -150,6 +150,13 @@ def run_train(args) -> int:
         device = resolve_device(train_cfg.device)
     except (RuntimeError, ValueError) as e:
         raise UserError(f"--device {train_cfg.device}: {e}") from None
+    from lightrnn.distributed import DistributedLM, from_env, gather_hidden, shard
+
+    ctx = from_env(device)  # torchrun: join the process group; each rank takes its own shard
+    if ctx.enabled and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+    train_tokens = shard(train_tokens, ctx, train_cfg.batch_size)
+    log = print if ctx.is_main else (lambda *a, **k: None)
     for name, path, toks, streams in (("--train", args.train, train_tokens, train_cfg.batch_size),
                                       ("--valid", args.valid, valid_tokens, train_cfg.eval_batch_size)):
         if toks is not None and len(toks) < 2 * streams:
@@ -195,9 +202,16 @@ def run_train(args) -> int:
         optimizer = make_optimizer(model, train_cfg, state.lr)
         optimizer.load_state_dict(resume["optimizer"])
         ck.set_rng_state(resume["rng"])
-        if resume["hidden"] is not None:
-            hidden = tuple(h.to(device) for h in resume["hidden"])
-        print(f"resuming {partial} at epoch {state.epoch + 1}, batch {state.batch}, step {state.step}")
+        old_world = int(resume.get("world_size", 1))
+        if old_world != ctx.world:
+            # Another number of ranks: the shards change, so the carried state cannot be reused;
+            # continue at the same fraction of the epoch with a fresh state.
+            state.batch = state.batch * old_world // ctx.world
+            log(f"resuming a {old_world}-process run with {ctx.world}: epoch position scaled, state reset")
+        elif resume["hidden"] is not None:
+            B = train_cfg.batch_size
+            hidden = tuple(h[:, ctx.rank * B:(ctx.rank + 1) * B].contiguous().to(device) for h in resume["hidden"])
+        log(f"resuming {partial} at epoch {state.epoch + 1}, batch {state.batch}, step {state.step}")
     elif prev is not None:
         model = ck.build_model_from_checkpoint(prev, table, device)
         p = prev["state"]
@@ -216,32 +230,40 @@ def run_train(args) -> int:
         state = TrainState(round=args.round, lr=train_cfg.lr)
         optimizer = make_optimizer(model, train_cfg, state.lr)
 
+    if ctx.enabled:
+        model = DistributedLM(model, device_ids=[ctx.local_rank] if device.type == "cuda" else None)
     counts = model.param_counts()
-    print(f"model {model_cfg.model}: {counts['total']:,} parameters "
+    log(f"model {model_cfg.model}: {counts['total']:,} parameters "
           f"({counts['embed_output']:,} in embeddings and output), device {device}")
 
-    def snapshot(st, hid):
-        return ck.make_checkpoint(model, optimizer, train_cfg.to_dict(), st.to_dict(), vocab_words, hid)
+    def save_snapshot(path, st, hid):
+        # Every rank takes part in gathering the carried state; rank 0 alone writes.
+        hid = gather_hidden(hid, ctx) if hid is not None else None
+        if ctx.is_main:
+            ckpt = ck.make_checkpoint(model, optimizer, train_cfg.to_dict(), st.to_dict(), vocab_words, hid)
+            ckpt["world_size"] = ctx.world
+            ck.save(path, ckpt)
+        ctx.barrier()
 
     def on_checkpoint(st, hid):
-        ck.save(partial, snapshot(st, hid))
+        save_snapshot(partial, st, hid)
 
     def on_epoch(st):
-        if args.metrics:
+        if args.metrics and ctx.is_main:
             write_metrics_csv(args.metrics, st.metrics)
 
     state = train(model, train_tokens, valid_tokens, train_cfg, state, optimizer, hidden=hidden,
-                  on_checkpoint=on_checkpoint, on_epoch=on_epoch)
+                  on_checkpoint=on_checkpoint, on_epoch=on_epoch, log=log)
     if state.epoch < state.round_start_epoch + train_cfg.epochs:
         # Stopped by --max-steps: save where we are, as an interruption would, and do not
         # write OUT (the round is not finished). Running the same command again resumes.
-        ck.save(partial, snapshot(state, getattr(state, "last_hidden", None)))
-        print(f"stopped after {state.step} steps (--max-steps); {partial} holds the state, run again to resume")
+        save_snapshot(partial, state, getattr(state, "last_hidden", None))
+        log(f"stopped after {state.step} steps (--max-steps); {partial} holds the state, run again to resume")
         return 0
-    if args.metrics:
+    if args.metrics and ctx.is_main:
         write_metrics_csv(args.metrics, state.metrics)
-    ck.save(out, snapshot(state, None))
-    if partial.exists():
+    save_snapshot(out, state, None)
+    if ctx.is_main and partial.exists():
         partial.unlink()
     return 0
 
