@@ -144,7 +144,12 @@ def evaluate(model: nn.Module, tokens: np.ndarray, batch_size: int = 10, bptt: i
              device: torch.device | str | None = None) -> dict:
     """Perplexity over ``tokens`` with the state carried; every target (``<eos>`` too) counts.
 
-    Returns {"loss": mean NLL in nats, "ppl": exp(loss), "tokens": targets scored}.
+    Returns {"loss": mean NLL in nats, "ppl": exp(loss), "tokens": targets scored}. The text is
+    cut into ``batch_size`` streams (:func:`batchify`); each stream's first token is only an
+    input, so ``tokens`` = (N // B - 1) * B.
+
+    Shape:
+        tokens: (N,) word ids; batches are (T <= bptt, B) inputs and targets.
     """
     if bptt < 1:
         raise ValueError(f"bptt must be >= 1, got {bptt}")
