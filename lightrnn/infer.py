@@ -65,6 +65,7 @@ class TopSearch:
     ids: Tensor  # (m,) their word ids
     rows_evaluated: int = 0  # LightRNN: candidate rows fed (R for a brute force); 0 for the peers
     rows_total: int = 0  # LightRNN: rows that hold a word
+    batches: int = 0  # LightRNN: batched half-steps the search took (LSTM calls)
 
 
 def _cell_word_tensor(table: WordTable, device: torch.device) -> Tensor:
@@ -104,7 +105,7 @@ def _keep_lengths(sorted_logp: Tensor, k: int | None, p: float | None) -> tuple[
 
 @torch.no_grad()
 def lightrnn_top_many(model: nn.Module, hidden: Hidden, k: int | None = None, p: float | None = None,
-                      first_rows: int = 8, max_rows: int | None = None,
+                      first_rows: int = 16, max_rows: int | None = None,
                       cell_word: Tensor | None = None) -> list[TopSearch]:
     """Exact top-k / top-p words of a LightRNN after each of B states, pruning rows by a bound.
 
@@ -136,19 +137,22 @@ def lightrnn_top_many(model: nn.Module, hidden: Hidden, k: int | None = None, p:
     active = torch.arange(B, device=dev)  # states still searching
     best_lp = lp_r.new_empty(B, 0)  # (A, M) descending, -inf padded
     best_id = torch.empty(B, 0, dtype=torch.long, device=dev)
-    pos, size = 0, max(1, first_rows)
+    pos, size, batches = 0, max(1, first_rows), 0
     while True:
+        batches += 1
         rows = order[active, pos:pos + size]  # (A, K)
         h = tuple(x[:, active] for x in hidden)
         lp_c, _ = model.step_rows(h, rows)  # (A, K, C)
         joint = lp_sorted[active, pos:pos + size][:, :, None] + lp_c  # (A, K, C), as model.log_prob adds them
         words = cell_word[rows]  # (A, K, C), -1 in empty cells
         joint = joint.masked_fill(words < 0, float("-inf")).flatten(1)  # (A, K*C)
-        best_lp, idx = torch.sort(torch.cat([best_lp, joint], 1), dim=1, descending=True)
+        cand_lp = torch.cat([best_lp, joint], 1)
+        if k is not None:  # the result never holds more than the k best: topk beats a full sort
+            best_lp, idx = torch.topk(cand_lp, min(k, cand_lp.shape[1]), dim=1)  # sorted, descending
+        else:
+            best_lp, idx = torch.sort(cand_lp, dim=1, descending=True)
         best_id = torch.gather(torch.cat([best_id, words.flatten(1)], 1), 1, idx)
         keep = int(torch.isfinite(best_lp).sum(1).max())  # drop the all -inf tail
-        if k is not None:  # the result never holds more than the k best
-            keep = min(keep, k)
         best_lp, best_id = best_lp[:, :keep], best_id[:, :keep]
         pos += rows.shape[1]
         m, settled = _keep_lengths(best_lp, k, p)
@@ -159,7 +163,7 @@ def lightrnn_top_many(model: nn.Module, hidden: Hidden, k: int | None = None, p:
             done = settled & (last_kept >= lp_sorted[active, pos])
         for j in torch.nonzero(done)[:, 0].tolist():
             mj = int(m[j])
-            results[int(active[j])] = TopSearch(best_lp[j, :mj], best_id[j, :mj], pos, n_rows)
+            results[int(active[j])] = TopSearch(best_lp[j, :mj], best_id[j, :mj], pos, n_rows, batches)
         keep_on = ~done
         active, best_lp, best_id = active[keep_on], best_lp[keep_on], best_id[keep_on]
         if not active.numel():
