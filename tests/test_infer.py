@@ -183,7 +183,7 @@ def test_top_k_sampling_is_renormalised_top_k():
 
 
 def test_generation_is_seeded_and_stops_at_eos():
-    tm = make_tm("lightrnn", table_rows=5, table_cols=9)
+    tm = make_tm("lightrnn", table_rows=5, table_cols=9, double=False)
     a = tm.generate("w1 w2", max_tokens=30, num_samples=4, seed=3)
     assert a == tm.generate("w1 w2", max_tokens=30, num_samples=4, seed=3)
     assert a != tm.generate("w1 w2", max_tokens=30, num_samples=4, seed=4)
