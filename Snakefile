@@ -8,12 +8,10 @@ from snakemake.utils import min_version, update_config, validate
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
-
-
-# config/config.yaml holds every key's default. Snakemake skips the configfile above when
-# --configfile is given, so layer the given files (and --config) over the defaults: a config file
-# then only needs the keys it changes.
+# config/config.yaml (next to this Snakefile) holds every key's default; files given with
+# --configfile and --config values are layered over it, so they only need the keys they change.
+# (Not a `configfile:` directive: Snakemake resolves that against the working directory, which
+# breaks --directory, and skips it entirely when --configfile is given.)
 with open(Path(workflow.basedir) / "config" / "config.yaml", encoding="utf-8") as _f:
     _defaults = yaml.safe_load(_f)
 update_config(_defaults, config)

@@ -66,11 +66,25 @@ def deterministic_metrics(csv_path):
         return [{k: r[k] for k in DETERMINISTIC} for r in csv.DictReader(f)]
 
 
-def _run_killed_then_resumed(workdir: Path) -> bool:
+def copy_workflow(dest: Path, src: Path = ROOT) -> Path:
+    """A frozen copy of the workflow and the package sources it hashes. Other people edit the
+    package while the tests run; the copy keeps the code hashes (params) of the runs stable. The
+    jobs still import the installed package (only the hashes come from the copy)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.so", "build", ".snakemake")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "pipeline", "config", "profiles", "envs", "lightrnn", "cpp"):
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dest / name, ignore=ignore)
+        else:
+            shutil.copy2(src / name, dest / name)
+    return dest
+
+
+def _run_killed_then_resumed(workdir: Path, root: Path) -> bool:
     """Start a run, SIGKILL it (and its jobs) once round 0 saved a resumable checkpoint, unlock,
     run again. Returns whether the kill happened before the run finished."""
     partial = workdir / "results-tiny" / "train" / "checkpoint_0.pt.partial"
-    proc = subprocess.Popen(smk_cmd(workdir, "--cores", "2"), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(smk_cmd(workdir, "--cores", "2", root=root), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     killed = False
     deadline = time.monotonic() + 150
@@ -81,20 +95,21 @@ def _run_killed_then_resumed(workdir: Path) -> bool:
             break
         time.sleep(0.05)
     proc.wait()
-    assert smk(workdir, "--unlock").returncode == 0
-    out = smk(workdir, "--cores", "2")
+    assert smk(workdir, "--unlock", root=root).returncode == 0
+    out = smk(workdir, "--cores", "2", root=root)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return killed
 
 
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
+    wf = copy_workflow(tmp_path_factory.mktemp("wf"))
     a = tmp_path_factory.mktemp("a")
-    out = smk(a, "--cores", "2")
+    out = smk(a, "--cores", "2", root=wf)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     b = tmp_path_factory.mktemp("b")
-    killed = _run_killed_then_resumed(b)
-    return a / "results-tiny", b / "results-tiny", killed
+    killed = _run_killed_then_resumed(b, wf)
+    return a / "results-tiny", b / "results-tiny", killed, wf
 
 
 @pytest.mark.slow
@@ -114,7 +129,7 @@ def test_tiny_end_to_end_outputs(tiny_runs):
 
 @pytest.mark.slow
 def test_killed_run_and_fresh_run_end_identical(tiny_runs):
-    a, b, killed = tiny_runs
+    a, b, killed, _ = tiny_runs
     assert killed, "run b finished before round 0 wrote a resumable checkpoint: the kill was not exercised"
     for f in ("data/vocab.tsv", "data/train.npy", "data/test.npy", "tables/table_0.npz", "tables/table_1.npz"):
         assert (a / f).read_bytes() == (b / f).read_bytes(), f
@@ -132,31 +147,28 @@ def test_killed_run_and_fresh_run_end_identical(tiny_runs):
 
 @pytest.mark.slow
 def test_incremental_reruns(tiny_runs):
-    workdir = tiny_runs[0].parent
-    assert planned_jobs(workdir) == {}
+    workdir, wf = tiny_runs[0].parent, tiny_runs[3]
+    assert planned_jobs(workdir, root=wf) == {}
     downstream_of_realloc = {"realloc", "train_round", "evaluate", "summarize", "all"}
-    assert set(planned_jobs(workdir, {"realloc": {"candidates": 5}})) == downstream_of_realloc
-    assert set(planned_jobs(workdir, {"train": {"lr": 0.02}})) == {"train_round0"} | downstream_of_realloc
-    assert set(planned_jobs(workdir, {"model": {"hidden_dim": 16}})) == {"train_round0"} | downstream_of_realloc
-    assert set(planned_jobs(workdir, {"init_table": {"seed": 2}})) == {"init_table", "train_round0"} | downstream_of_realloc
-    assert set(planned_jobs(workdir, {"evaluate": {"bptt": 10}})) == {"evaluate", "summarize", "all"}
+    assert set(planned_jobs(workdir, {"realloc": {"candidates": 5}}, root=wf)) == downstream_of_realloc
+    assert set(planned_jobs(workdir, {"train": {"lr": 0.02}}, root=wf)) == {"train_round0"} | downstream_of_realloc
+    assert set(planned_jobs(workdir, {"model": {"hidden_dim": 16}}, root=wf)) == {"train_round0"} | downstream_of_realloc
+    assert set(planned_jobs(workdir, {"init_table": {"seed": 2}}, root=wf)) == {"init_table", "train_round0"} | downstream_of_realloc
+    assert set(planned_jobs(workdir, {"evaluate": {"bptt": 10}}, root=wf)) == {"evaluate", "summarize", "all"}
     # keys that concern no result: scheduler resources and operational training settings
     assert planned_jobs(workdir, {"resources": {"gpu": 1},
-                                  "train": {"log_interval": 7, "checkpoint_every": 3, "num_threads": 2}}) == {}
+                                  "train": {"log_interval": 7, "checkpoint_every": 3, "num_threads": 2}},
+                        root=wf) == {}
     # the same values written in another key order
     tiny = yaml.safe_load(TINY.read_text())
-    assert planned_jobs(workdir, {k: tiny[k] for k in reversed(list(tiny))}) == {}
+    assert planned_jobs(workdir, {k: tiny[k] for k in reversed(list(tiny))}, root=wf) == {}
 
 
 @pytest.mark.slow
 def test_editing_the_package_reruns_the_stages_that_use_it(tiny_runs, tmp_path):
     """A copy of the workflow whose lightrnn/model.py differs reruns training and later only."""
-    workdir = tiny_runs[0].parent
-    copy = tmp_path / "wf"
-    ignore = shutil.ignore_patterns("__pycache__", "*.so", "build", ".snakemake")
-    for name in ("Snakefile", "pipeline", "config", "profiles", "envs", "lightrnn", "cpp"):
-        src = ROOT / name
-        (shutil.copytree(src, copy / name, ignore=ignore) if src.is_dir() else shutil.copy2(src, copy / name))
+    workdir, wf = tiny_runs[0].parent, tiny_runs[3]
+    copy = copy_workflow(tmp_path / "wf", src=wf)
     assert planned_jobs(workdir, root=copy) == {}  # an identical copy: nothing to do
     with open(copy / "lightrnn" / "model.py", "a") as f:
         f.write("\n# an edit\n")
@@ -164,14 +176,14 @@ def test_editing_the_package_reruns_the_stages_that_use_it(tiny_runs, tmp_path):
                                                       "summarize", "all"}
     with open(copy / "lightrnn" / "report.py", "a") as f:
         f.write("\n# an edit\n")
-    (copy / "lightrnn" / "model.py").write_bytes((ROOT / "lightrnn" / "model.py").read_bytes())
+    (copy / "lightrnn" / "model.py").write_bytes((wf / "lightrnn" / "model.py").read_bytes())
     assert set(planned_jobs(workdir, root=copy)) == {"summarize", "all"}
 
 
 @pytest.mark.slow
 def test_report_is_one_self_contained_page(tiny_runs):
-    workdir = tiny_runs[0].parent
-    out = smk(workdir, "--report", "report.html")
+    workdir, wf = tiny_runs[0].parent, tiny_runs[3]
+    out = smk(workdir, "--report", "report.html", root=wf)
     assert out.returncode == 0, out.stderr[-2000:]
     html = (workdir / "report.html").read_text(errors="replace")
     assert len(html) > 50_000 and "perplexity.png" in html and "reallocation.png" in html
@@ -243,3 +255,18 @@ def test_report_summary_from_files_and_bad_metrics(tmp_path):
     (tmp_path / "bad.csv").write_text(header + "0,1,10,0.01,six,403.4,5.5,244.7,1000,2.5\n")
     with pytest.raises(ReportError, match=r"bad.csv, line 2: column 'train_loss'"):
         build_summary([tmp_path / "bad.csv"], [], [])
+
+
+def test_default_config_plans_the_ptb_run_from_any_directory(tmp_path):
+    """No --configfile: config/config.yaml next to the Snakefile is used, whatever the working
+    directory; --config values layer over it."""
+    def plan(*extra):
+        out = subprocess.run(SNAKEMAKE + ["--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+                                          "-n", *extra], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        return out.stdout + out.stderr
+
+    text = plan()
+    assert "results/data/train.txt" in text and "results/train/checkpoint_2.pt" in text
+    assert "results/train/checkpoint_3.pt" not in text
+    assert "results/train/checkpoint_3.pt" in plan("--config", "rounds=4")
