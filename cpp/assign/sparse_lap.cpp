@@ -122,7 +122,7 @@ void augmenting_row_reduction(const CsrGraph& g, LapState& st) {
     std::vector<int32_t> free_rows;
     for (int32_t i = g.n_rows - 1; i >= 0; --i)
         if (st.row_to_col[i] < 0) free_rows.push_back(i);
-    int64_t budget = 8 * static_cast<int64_t>(free_rows.size()) + 16;
+    int64_t budget = 64 * static_cast<int64_t>(free_rows.size()) + 16;
     std::vector<int32_t> left;
     while (!free_rows.empty() && budget-- > 0) {
         int32_t i = free_rows.back();
