@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from lightrnn import checkpoint as ck
 from lightrnn.config import ModelConfig
 from lightrnn.table import WordTable
-from lightrnn.vocab import EOS, UNK, Vocab, read_lines
+from lightrnn.vocab import EOS, Vocab, read_lines
 
 __all__ = ["TrainedModel", "ScoreResult", "TopSearch", "load", "lightrnn_top", "lightrnn_top_many"]
 
