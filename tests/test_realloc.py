@@ -233,15 +233,14 @@ def test_errors(tiny_encoded, tmp_path):
 
 def _train_cli(enc, out, *extra):
     return main(["train", "--vocab", str(enc["vocab_path"]), "--train", str(enc["train_path"]),
-                 "--valid", str(enc["valid_path"]), "--out", str(out), "--batch-size", "4", "--bptt", "8",
+                 "--valid", str(enc["valid_path"]), "--out", str(out), "--batch-size", "8", "--bptt", "8",
                  "--epochs", "1", "--optimizer", "adam", "--lr", "0.01", "--emb-dim", "8", "--hidden-dim", "8",
-                 "--num-layers", "1", "--log-interval", "0", *map(str, extra)])
+                 "--num-layers", "1", "--log-interval", "0", "--num-threads", "1", *map(str, extra)])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("init", ["random", "frequency", "file"])
 def test_bootstrap_loop_through_the_cli(tiny_encoded, tmp_path, init):
-    """init table -> round 0 -> realloc -> round 1 (--init-from) -> realloc -> round 2."""
+    """init table -> round 0 -> realloc -> round 1 (--init-from) [-> realloc -> round 2, random only]."""
     enc, d = tiny_encoded, tmp_path
     V = len(enc["vocab"])
     if init == "file":  # a table written by hand (here: reversed frequency order)
@@ -255,7 +254,7 @@ def test_bootstrap_loop_through_the_cli(tiny_encoded, tmp_path, init):
         assert t0 == WordTable.by_frequency(V)
     assert _train_cli(enc, d / "ck0.pt", "--model", "lightrnn", "--table", d / "t0.npz") == 0
     reports = []
-    for r in (1, 2):
+    for r in (1, 2) if init == "random" else (1,):
         assert main(["realloc", "--checkpoint", str(d / f"ck{r - 1}.pt"), "--train", str(enc["train_path"]),
                      "--out-table", str(d / f"t{r}.npz"), "--report", str(d / f"r{r}.json"),
                      "--losses", str(d / f"L{r}.npz"), "--batch-size", "4", "--rescore"]) == 0
