@@ -26,13 +26,18 @@ def run(args: list[str]) -> None:
         raise SystemExit(f"lightrnn {' '.join(map(str, args))} failed with {rc}")
 
 
-def prepare(out: Path, max_lines: int | None, seed: int) -> None:
+def prepare(out: Path, max_lines: int | None, seed: int, max_train_tokens: int | None = None) -> None:
     if (out / "test.npy").exists():
         return
     run(["prepare-ptb", "--out-dir", out / "txt"] + (["--max-lines", max_lines] if max_lines else []))
     run(["build-vocab", "--train", out / "txt/ptb.train.txt", "--out", out / "vocab.tsv"])
     for s in ("train", "valid", "test"):
         run(["encode", "--vocab", out / "vocab.tsv", "--text", out / f"txt/ptb.{s}.txt", "--out", out / f"{s}.npy"])
+    if max_train_tokens:  # smoke runs: a prefix of the training split (the vocabulary stays the full one)
+        import numpy as np
+
+        from lightrnn.atomic import atomic_save_npy
+        atomic_save_npy(out / "train.npy", np.load(out / "train.npy")[:max_train_tokens])
     run(["init-table", "--vocab", out / "vocab.tsv", "--out", out / "table_0.npz", "--seed", seed])
 
 
@@ -64,12 +69,13 @@ def arm(out: Path, name: str, model: str, rounds: int, epochs: int, realloc: boo
             nxt = d / f"table_{r + 1}.npz"
             rep = d / f"realloc_{r}.json"
             if not nxt.exists():
-                run(["realloc", "--checkpoint", ck, "--train", out / "train.npy", "--out-table", nxt, "--report", rep])
+                run(["realloc", "--checkpoint", ck, "--train", out / "train.npy", "--out-table", nxt, "--report", rep, "--rescore"])
             j = json.loads(rep.read_text())
             res["reallocations"].append({k: j[k] for k in ("words_moved", "objective_old_per_token",
                                                            "objective_new_per_token", "actual_ppl_old",
                                                            "ppl_predicted_new", "pass_seconds")}
-                                        | {"solver_seconds": j["solver"]["times"]["total"],
+                                        | {"actual_ppl_new_before_training": j.get("actual_ppl_new"),
+                                           "solver_seconds": j["solver"]["times"]["total"],
                                            "certified": j["solver"]["certified"]})
             table = nxt
     last = d / f"checkpoint_{n_rounds - 1}.pt"
@@ -92,9 +98,10 @@ def main() -> None:
     p.add_argument("--hidden", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-lines", type=int, help="use only the first N lines of each split (smoke test)")
+    p.add_argument("--max-train-tokens", type=int, help="train on this prefix of the training split (smoke test)")
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
-    prepare(a.out, a.max_lines, a.seed)
+    prepare(a.out, a.max_lines, a.seed, a.max_train_tokens)
     common = ["--emb-dim", a.hidden, "--hidden-dim", a.hidden, "--num-layers", 2, "--optimizer", "adam",
               "--lr", 0.002, "--batch-size", 20, "--bptt", 35, "--num-threads", a.threads, "--log-interval", 400,
               "--seed", a.seed]
@@ -112,7 +119,9 @@ def main() -> None:
     for r in results:
         for i, x in enumerate(r["reallocations"]):
             lines.append(f"\n{r['arm']} reallocation {i}: moved {x['words_moved']} words; objective/token "
-                         f"{x['objective_old_per_token']:.4f} -> {x['objective_new_per_token']:.4f}; "
+                         f"{x['objective_old_per_token']:.4f} -> {x['objective_new_per_token']:.4f} "
+                         f"(ppl {x['actual_ppl_old']:.1f} -> predicted {x['ppl_predicted_new']:.1f}, actual before "
+                         f"retraining {x.get('actual_ppl_new_before_training') or float('nan'):.1f}); "
                          f"pass {x['pass_seconds']:.1f}s, solver {x['solver_seconds']:.2f}s, certified {x['certified']}")
     (a.out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
