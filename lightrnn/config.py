@@ -11,8 +11,23 @@ from dataclasses import dataclass, field
 MODEL_TYPES = ("lightrnn", "full", "adaptive", "slim")
 
 
+class DictConfig:
+    """to_dict / from_dict for the config dataclasses (checkpoints store configs as plain dicts)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+        return cls(**d)
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(DictConfig):
     model: str = "lightrnn"  # which language model: lightrnn | full | adaptive | slim
     vocab_size: int = 0  # V: words including <unk> and <eos>; set from the vocabulary
     emb_dim: int = 200  # d: input embedding width (LightRNN: width of row and column vectors)
@@ -51,14 +66,3 @@ class ModelConfig:
     @property
     def cols(self) -> int:
         return self.table_cols or self.side
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**d)

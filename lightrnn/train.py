@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 import torch
+
+from lightrnn.config import DictConfig
 from torch import Tensor, nn
 
 __all__ = ["TrainConfig", "TrainState", "batchify", "evaluate", "train", "resolve_device", "make_optimizer",
@@ -24,7 +26,7 @@ __all__ = ["TrainConfig", "TrainState", "batchify", "evaluate", "train", "resolv
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(DictConfig):
     batch_size: int = 20  # B: parallel streams of the training text
     bptt: int = 35  # T: truncated back-propagation length (tokens per batch per stream)
     epochs: int = 1  # epochs in this run (one bootstrap round)
@@ -59,16 +61,6 @@ class TrainConfig:
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown train config keys: {sorted(unknown)}")
-        return cls(**d)
 
 
 @dataclass

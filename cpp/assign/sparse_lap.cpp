@@ -193,6 +193,30 @@ LapState row_reduction_start(const CsrGraph& g) {
     return st;
 }
 
+// u_i = min over row i's arcs of (c + p); a row whose matched arc is not exactly that minimum
+// is unmatched.  Returns the number of rows unmatched.  Throws Infeasible for a row without arcs.
+static int64_t duals_from_prices(const CsrGraph& g, LapState& st) {
+    int64_t unmatched = 0;
+    for (int32_t i = 0; i < g.n_rows; ++i) {
+        double best = kInf;
+        double matched = kInf;
+        int32_t mj = st.row_to_col[i];
+        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+            double v = g.cost[a] + st.p[g.indices[a]];
+            best = std::min(best, v);
+            if (g.indices[a] == mj) matched = std::min(matched, v);
+        }
+        if (best == kInf) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
+        st.u[i] = best;
+        if (mj >= 0 && !(matched <= best)) {
+            st.col_to_row[mj] = -1;
+            st.row_to_col[i] = -1;
+            ++unmatched;
+        }
+    }
+    return unmatched;
+}
+
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
     check_shape(g);
     st.row_to_col.resize(g.n_rows, -1);
@@ -208,22 +232,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
         if (!square && (st.col_to_row[j] < 0 || st.p[j] < 0.0)) st.p[j] = 0.0;
     }
     // Row duals from the prices; unmatch rows whose matched arc is not exactly the cheapest.
-    for (int32_t i = 0; i < g.n_rows; ++i) {
-        double best = kInf;
-        double matched = kInf;
-        int32_t mj = st.row_to_col[i];
-        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
-            double v = g.cost[a] + st.p[g.indices[a]];
-            best = std::min(best, v);
-            if (g.indices[a] == mj) matched = std::min(matched, v);
-        }
-        if (best == kInf) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
-        st.u[i] = best;
-        if (mj >= 0 && !(matched <= best)) {
-            st.col_to_row[mj] = -1;
-            st.row_to_col[i] = -1;
-        }
-    }
+    duals_from_prices(g, st);
     // Unmatched columns must have price 0; lowering a price may break tightness of rows that
     // have an arc into it: recompute those once more (prices only went down, so u only goes down
     // for rows whose cheapest arc is now that column).
@@ -237,23 +246,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
             }
         }
         if (!changed) break;
-        changed = false;
-        for (int32_t i = 0; i < g.n_rows; ++i) {
-            double best = kInf;
-            double matched = kInf;
-            int32_t mj = st.row_to_col[i];
-            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
-                double v = g.cost[a] + st.p[g.indices[a]];
-                best = std::min(best, v);
-                if (g.indices[a] == mj) matched = std::min(matched, v);
-            }
-            st.u[i] = best;
-            if (mj >= 0 && !(matched <= best)) {
-                st.col_to_row[mj] = -1;
-                st.row_to_col[i] = -1;
-                changed = true;
-            }
-        }
+        changed = duals_from_prices(g, st) > 0;
     }
     augmenting_row_reduction(g, st);
     PathSearch search(g);
