@@ -20,4 +20,4 @@ if sm.params.round == 0:
         argv += ["--table", sm.input.table]
 else:
     argv += ["--init-from", sm.input.init_from, "--table", sm.input.table]
-run_cli(sm, argv + flags(train))
+run_cli(sm, argv + flags(train), nproc=int(sm.config["resources"].get("nproc", 1)))
