@@ -15,6 +15,7 @@ V*d + V*h + V (embedding, output weight, output bias).
 from __future__ import annotations
 
 import argparse
+import statistics
 import json
 import time
 from pathlib import Path
@@ -94,6 +95,7 @@ def main() -> None:
     p.add_argument("--bptt", type=int, default=35)
     p.add_argument("--steps", type=int, default=10, help="timed steps per model")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds per model (median)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--max-gb", type=float, default=6.0, help="skip a peer estimated above this")
@@ -103,6 +105,7 @@ def main() -> None:
 
     rows = []
     for V in args.vocab:
+        models = {}
         for kind in args.kinds:
             row = {"V": V, "model": kind, "tokens_per_s": None, "total": None, "embed_output": None, "note": ""}
             gib = estimated_gib(kind, V, args.dim, args.dim, args.bptt, args.batch)
@@ -113,14 +116,23 @@ def main() -> None:
                 rows.append(row)
                 print(f"V={V} {kind}: {row['note']}", flush=True)
                 continue
-            model = make_model(kind, V, args)
-            row.update(model.param_counts())
-            row["tokens_per_s"] = time_training(model, V, args)
+            models[kind] = make_model(kind, V, args)
+            row.update(models[kind].param_counts())
             rows.append(row)
-            print(f"V={V} {kind}: {row['tokens_per_s']:.0f} tokens/s", flush=True)
-            del model
-            if args.device.startswith("cuda"):
-                torch.cuda.empty_cache()
+        # Interleave the models over --repeats rounds and keep each one's median, so that a
+        # change in machine load hits every model alike (the ratios are what we report).
+        speeds = {kind: [] for kind in models}
+        for _ in range(args.repeats):
+            for kind, model in models.items():
+                speeds[kind].append(time_training(model, V, args))
+        for row in rows:
+            if row["V"] == V and row["model"] in speeds:
+                row["tokens_per_s"] = statistics.median(speeds[row["model"]])
+                print(f"V={V} {row['model']}: {row['tokens_per_s']:.0f} tokens/s "
+                      f"(median of {args.repeats}: {', '.join(f'{x:.0f}' for x in speeds[row['model']])})", flush=True)
+        del models
+        if args.device.startswith("cuda"):
+            torch.cuda.empty_cache()
 
     print(f"\ndevice={args.device} threads={args.threads} d=h={args.dim} layers={args.layers} "
           f"batch={args.batch} bptt={args.bptt} steps={args.steps} (+{args.warmup} warmup)")
