@@ -113,6 +113,16 @@ void check_shape(const CsrGraph& g) {
     if (g.n_rows > g.n_cols) throw Infeasible("more rows than columns: cost matrix is infeasible");
 }
 
+// Nothing matched, all duals and prices 0.
+LapState empty_state(const CsrGraph& g) {
+    LapState st;
+    st.row_to_col.assign(g.n_rows, -1);
+    st.col_to_row.assign(g.n_cols, -1);
+    st.u.assign(g.n_rows, 0.0);
+    st.p.assign(g.n_cols, 0.0);
+    return st;
+}
+
 // Augmenting row reduction (Jonker and Volgenant 1987): exact-price bidding (an auction with
 // epsilon = 0).  A free row takes its cheapest column and raises that column's price to the row's
 // second-best value, so the row stays exactly tight and every other row's duals stay feasible;
@@ -168,11 +178,7 @@ void augmenting_row_reduction(const CsrGraph& g, LapState& st) {
 
 LapState row_reduction_start(const CsrGraph& g) {
     check_shape(g);
-    LapState st;
-    st.row_to_col.assign(g.n_rows, -1);
-    st.col_to_row.assign(g.n_cols, -1);
-    st.u.assign(g.n_rows, 0.0);
-    st.p.assign(g.n_cols, 0.0);
+    LapState st = empty_state(g);
     for (int32_t i = 0; i < g.n_rows; ++i) {
         double best = kInf;
         int32_t arg = -1;
@@ -324,11 +330,7 @@ CostRange cost_range(const CsrGraph& g) {
 LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices,
                        const InterruptFn& interrupted, double scale_factor) {
     check_shape(g);
-    LapState st;
-    st.row_to_col.assign(g.n_rows, -1);
-    st.col_to_row.assign(g.n_cols, -1);
-    st.u.assign(g.n_rows, 0.0);
-    st.p.assign(g.n_cols, 0.0);
+    LapState st = empty_state(g);
     if (g.n_rows == 0) return st;
     const CostRange cr = cost_range(g);
     const double range = std::max(cr.cmax - cr.cmin, 1e-300);
