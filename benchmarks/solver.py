@@ -17,6 +17,9 @@ already built; Linux /proc/self/clear_refs resets the high-water mark).  Dense p
 above --dense-limit-gb.
 
     python benchmarks/solver.py --sizes 1024,4096,16384,65536,262144,1048576 --threads 2
+
+Real problems: `--losses results/realloc/losses_1.npz` (written by `lightrnn realloc --losses`, and
+by the workflow) times the same solvers on the loss matrices of a trained model instead.
 """
 from __future__ import annotations
 
@@ -100,10 +103,21 @@ def _rss_kb(field: str) -> int:
     return 0
 
 
-def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int) -> dict:
+def load_losses(path: str) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """L_r (V, R), L_c (V, C), R, C from a `lightrnn realloc --losses` file."""
+    with np.load(path) as z:
+        L_r, L_c = np.ascontiguousarray(z["L_r"]), np.ascontiguousarray(z["L_c"])
+    return L_r, L_c, L_r.shape[1], L_c.shape[1]
+
+
+def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losses: str | None = None) -> dict:
     """Builds the problem, runs one solver, returns its figures (run in a subprocess)."""
-    L_r, L_c, R, C = lightrnn_problem(V, seed, np.dtype(dtype))
-    res: dict = {"solver": name, "V": V, "R": R, "C": C, "dtype": dtype}
+    if losses:
+        L_r, L_c, R, C = load_losses(losses)
+        V, dtype = L_r.shape[0], str(L_r.dtype)
+    else:
+        L_r, L_c, R, C = lightrnn_problem(V, seed, np.dtype(dtype))
+    res: dict = {"solver": name, "V": V, "R": R, "C": C, "dtype": dtype, "problem": losses or "synthetic"}
     prep = None
     if name == "sparse":
         prep = candidate_graph(L_r, L_c, k)
@@ -154,6 +168,8 @@ def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int) -> di
 def run_one(name: str, V: int, args) -> dict:
     cmd = [sys.executable, __file__, "--worker", name, "--sizes", str(V), "--seed", str(args.seed),
            "--threads", str(args.threads), "--k", str(args.k), "--dtype", dtype_for(V, args)]
+    if args.losses:
+        cmd += ["--losses", args.losses]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     if p.returncode != 0:
         return {"solver": name, "V": V, "error": (p.stderr.strip().splitlines() or ["?"])[-1]}
@@ -177,11 +193,15 @@ def main() -> None:
     ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "float64"])
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per solver run")
     ap.add_argument("--json", help="also write all results to this file")
+    ap.add_argument("--losses", help="time the loss matrices in this .npz (lightrnn realloc --losses) instead of synthetic ones")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.losses:
+        with np.load(args.losses) as z:
+            sizes = [int(z["L_r"].shape[0])]
     if args.worker:
-        print(json.dumps(worker(args.worker, sizes[0], args.seed, args.dtype, args.threads, args.k)))
+        print(json.dumps(worker(args.worker, sizes[0], args.seed, args.dtype, args.threads, args.k, args.losses)))
         return
     solvers = [s for s in args.solvers.split(",") if s]
     bad = [s for s in solvers if s not in SOLVERS]
