@@ -206,6 +206,27 @@ def test_two_rounds_with_carried_lr_equal_one_long_run(tiny_encoded, tmp_path):
     assert all(torch.equal(long["model"][k], r1["model"][k]) for k in long["model"])
 
 
+def test_new_table_starts_a_new_plateau_baseline(tiny_encoded, tmp_path):
+    """carry_lr with a reallocated table: the round's first validation loss is not judged against
+    the previous table's best (that decayed the lr at every round); with the same table it is."""
+    d = tiny_encoded["dir"]
+    common = ["--optimizer", "adam", "--lr", "0.01", "--lr-decay", "0.5", "--seed", "3"]
+    assert cli_train(tiny_encoded, d / "p0.pt", "--epochs", "3", *common) == 0
+    assert main(["init-table", "--vocab", str(tiny_encoded["vocab_path"]), "--out", str(d / "p_new.npz"),
+                 "--seed", "7"]) == 0
+    r0 = ck.load(d / "p0.pt")
+    lr0, best0 = r0["state"]["lr"], r0["state"]["best_valid"]
+    for name, table in (("p_same", d / "table_0.npz"), ("p_new", d / "p_new.npz")):
+        assert cli_train(tiny_encoded, d / f"{name}.pt", "--epochs", "1", "--init-from", str(d / "p0.pt"),
+                         "--round", "1", "--metrics", str(d / f"{name}.csv"), *common, "--table", str(table)) == 0
+    same, new = ck.load(d / "p_same.pt")["state"], ck.load(d / "p_new.pt")["state"]
+    # a random table makes the trained model worse than round 0's best: the case that matters
+    assert new["best_valid"] > best0
+    assert new["lr"] == lr0, "a new table decayed the lr"
+    assert same["best_valid"] == min(best0, same["best_valid"])
+    assert same["lr"] == (lr0 if same["best_valid"] < best0 else lr0 * 0.5)
+
+
 def test_resume_refuses_another_table_and_bad_inputs(tiny_encoded, tmp_path, capsys):
     d = tiny_encoded["dir"]
     out = tmp_path / "x.pt"
