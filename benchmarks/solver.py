@@ -80,7 +80,10 @@ def candidate_graph(L_r: np.ndarray, L_c: np.ndarray, k: int):
     cost = L_r[w, flat // C].astype(np.float64) + L_c[w, flat % C]
     g = sp.coo_matrix((cost, (w, flat)), shape=(V, R * C)).tocsr()
     g.sum_duplicates()  # the fallback may repeat a candidate: same cost, keep one
-    g.data = cost_of(L_r, L_c, g)
+    # SciPy's csgraph reads an explicit 0 as "no arc", and real loss matrices hold zero-cost cells
+    # (words absent from the training text). Every word is matched once, so adding 1 to every arc
+    # moves all matchings' costs by V and keeps the optimum; objectives are recomputed from L_r, L_c.
+    g.data = cost_of(L_r, L_c, g) + 1.0
     return g
 
 
