@@ -30,6 +30,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 
 import numpy as np
 
@@ -111,6 +112,15 @@ def load_losses(path: str) -> tuple[np.ndarray, np.ndarray, int, int]:
     with np.load(path) as z:
         L_r, L_c = np.ascontiguousarray(z["L_r"]), np.ascontiguousarray(z["L_c"])
     return L_r, L_c, L_r.shape[1], L_c.shape[1]
+
+
+def losses_vocab_size(path: str) -> int:
+    """V of a losses file, read from L_r's .npy header: the parent process needs only the size,
+    and loading the matrix for it would read V x R values (4 GB at V = 1M) for nothing."""
+    with zipfile.ZipFile(path) as zf, zf.open("L_r.npy") as f:
+        major, _ = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        return int(read_header(f)[0][0])
 
 
 def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losses: str | None = None) -> dict:
@@ -201,8 +211,7 @@ def main() -> None:
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.losses:
-        with np.load(args.losses) as z:
-            sizes = [int(z["L_r"].shape[0])]
+        sizes = [losses_vocab_size(args.losses)]
     if args.worker:
         print(json.dumps(worker(args.worker, sizes[0], args.seed, args.dtype, args.threads, args.k, args.losses)))
         return
