@@ -17,6 +17,8 @@
 //      u'_w = min over ALL cells of (cost + p) is a feasible dual of the full problem and
 //      sum(u') - sum(p) is a lower bound equal to the objective: a certificate of optimality.
 // Complexity per round: O(V (R + C)) for the bounds plus C per row scanned, plus the sparse solve.
+// Set LIGHTRNN_SOLVER_TRACE in the environment to print each round's and each auction phase's
+// work and time to stderr.
 // Deterministic: words are split into fixed contiguous blocks for the threads and the results
 // are merged in word order.
 #pragma once
