@@ -45,15 +45,15 @@ def metrics(path: Path) -> list[dict]:
     return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(open(path))]
 
 
-def arm(out: Path, name: str, model: str, rounds: int, epochs: int, realloc: bool, common: list) -> dict:
-    d = out / name
+def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, common: list, tag: str = "") -> dict:
+    d = out / f"{name}{tag}"
     d.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     res = {"arm": name, "model": model, "rounds": [], "reallocations": []}
     table = out / "table_0.npz"
-    n_rounds = rounds if model == "lightrnn" else 1
-    ep = epochs if model == "lightrnn" else epochs * rounds
-    for r in range(n_rounds):
+    per_round = schedule if model == "lightrnn" else [sum(schedule)]  # peers: the same total epochs
+    n_rounds = len(per_round)
+    for r, ep in enumerate(per_round):
         ck = d / f"checkpoint_{r}.pt"
         if not ck.exists():
             a = ["train", "--vocab", out / "vocab.tsv", "--train", out / "train.npy", "--valid", out / "valid.npy",
@@ -95,6 +95,11 @@ def main() -> None:
     p.add_argument("--arms", nargs="+", default=["bootstrap", "fixed", "full", "adaptive", "slim"])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=2, help="epochs per round")
+    p.add_argument("--schedule", help="epochs of each LightRNN round, e.g. 1,1,4 (overrides --rounds/--epochs)")
+    p.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (every arm)")
+    p.add_argument("--slim-parts", type=int, default=4, help="Slim: K")
+    p.add_argument("--slim-pool", type=int, default=0, help="Slim: M (0 = automatic)")
+    p.add_argument("--tag", default="", help="suffix of the arms' folders and of results*.json/md (variants side by side)")
     p.add_argument("--hidden", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-lines", type=int, help="use only the first N lines of each split (smoke test)")
@@ -103,12 +108,16 @@ def main() -> None:
     a = p.parse_args()
     prepare(a.out, a.max_lines, a.seed, a.max_train_tokens)
     common = ["--emb-dim", a.hidden, "--hidden-dim", a.hidden, "--num-layers", 2, "--optimizer", "adam",
-              "--lr", 0.002, "--batch-size", 20, "--bptt", 35, "--num-threads", a.threads, "--log-interval", 400,
+              "--lr", a.lr, "--batch-size", 20, "--bptt", 35, "--num-threads", a.threads, "--log-interval", 400,
               "--seed", a.seed]
     spec = {"bootstrap": ("lightrnn", True), "fixed": ("lightrnn", False), "full": ("full", False),
             "adaptive": ("adaptive", False), "slim": ("slim", False)}
-    results = [arm(a.out, name, *spec[name][:1], a.rounds, a.epochs, spec[name][1], common) for name in a.arms]
-    (a.out / "results.json").write_text(json.dumps(results, indent=2))
+    schedule = [int(x) for x in a.schedule.split(",")] if a.schedule else [a.epochs] * a.rounds
+    results = []
+    for name in a.arms:
+        extra = ["--slim-parts", a.slim_parts, "--slim-pool", a.slim_pool] if name == "slim" else []
+        results.append(arm(a.out, name, spec[name][0], schedule, spec[name][1], common + extra, a.tag))
+    (a.out / f"results{a.tag}.json").write_text(json.dumps(results, indent=2))
     lines = ["| arm | params (emb+out) | params (total) | valid ppl per round | test ppl | train tok/s | wall s |",
              "|---|---|---|---|---|---|---|"]
     for r in results:
@@ -123,7 +132,7 @@ def main() -> None:
                          f"(ppl {x['actual_ppl_old']:.1f} -> predicted {x['ppl_predicted_new']:.1f}, actual before "
                          f"retraining {x.get('actual_ppl_new_before_training') or float('nan'):.1f}); "
                          f"pass {x['pass_seconds']:.1f}s, solver {x['solver_seconds']:.2f}s, certified {x['certified']}")
-    (a.out / "results.md").write_text("\n".join(lines) + "\n")
+    (a.out / f"results{a.tag}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

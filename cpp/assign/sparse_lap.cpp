@@ -83,7 +83,9 @@ public:
             j = prev;
         }
         ++st.augmentations;
+        scanned_total_ += static_cast<int64_t>(scanned_.size());
     }
+    int64_t scanned_total_ = 0;
 
 private:
     void relax_row(int32_t i, double base, const LapState& st, std::priority_queue<HeapItem>& heap) {
@@ -286,7 +288,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
         search.augment(i, st);
         if (++n_done % kCheckEvery == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
     }
-    if (trace) std::fprintf(stderr, "  repair: free %lld -> %lld after ARR (%.3fs), ssp %.3fs\n", (long long)free0, (long long)free1,
+    if (trace) std::fprintf(stderr, "  repair: free %lld -> %lld after ARR (%.3fs), scanned %lld, ssp %.3fs\n", (long long)free0, (long long)free1, (long long)search.scanned_total_,
                             std::chrono::duration<double>(tq - tp).count(),
                             std::chrono::duration<double>(std::chrono::steady_clock::now() - tq).count());
 }
@@ -354,12 +356,14 @@ CostRange cost_range(const CsrGraph& g) {
 
 }  // namespace
 
-LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices,
-                       const InterruptFn& interrupted, double scale_factor) {
-    check_shape(g);
+LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_prices,
+                       const InterruptFn& interrupted, double scale_factor, const PhaseHook& hook,
+                       CsrGraph* g_out) {
+    check_shape(g_in);
+    CsrGraph g = g_in;
     LapState st = empty_state(g);
     if (g.n_rows == 0) return st;
-    const CostRange cr = cost_range(g);
+    CostRange cr = cost_range(g);
     const double range = std::max(cr.cmax - cr.cmin, 1e-300);
     const bool warm = static_cast<int32_t>(warm_prices.size()) == g.n_cols;
     if (warm) {
@@ -369,8 +373,8 @@ LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices
     double eps = warm ? range * 1e-4 : range / 4.0;
     const double eps_final = std::max(range * 1e-9, std::abs(cr.cmax) * 1e-12);
     // A bid that runs prices beyond this means no complete matching exists on these arcs.
-    const double price_cap = range * (static_cast<double>(g.n_rows) + 2.0) + 1.0;
-    const double big = range + eps;  // second-best value for a row with a single arc
+    double price_cap = range * (static_cast<double>(g.n_rows) + 2.0) + 1.0;
+    double big = range + eps;  // second-best value for a row with a single arc
     std::vector<int32_t> queue;
     queue.reserve(g.n_rows);
     int64_t work = 0;
@@ -394,9 +398,17 @@ LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices
             break;
         }
         if (eps <= eps_final) break;
+        if (hook && hook(st, eps, g)) {
+            // More arcs: the price cap only guards against infeasibility, widen it with the range.
+            cr = cost_range(g);
+            const double r2 = std::max(cr.cmax - cr.cmin, 1e-300);
+            price_cap = std::max(price_cap, r2 * (static_cast<double>(g.n_rows) + 2.0) + 1.0);
+            big = std::max(big, r2 + eps);
+        }
         eps = std::max(eps / scale_factor, eps_final);
     }
     repair_and_finish(g, st, interrupted);
+    if (g_out) *g_out = g;
     return st;
 }
 

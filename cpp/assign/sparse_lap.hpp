@@ -81,9 +81,16 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
 // Exact solve by shortest augmenting paths from a row-reduction start.
 LapState solve_ssp(const CsrGraph& g, const InterruptFn& interrupted);
 
+// Called after each auction phase but the last with the state (prices set, assignment complete
+// at `eps`) and the graph; it may replace the graph by one with more arcs for the same rows and
+// columns (column generation between phases) and then returns true.
+using PhaseHook = std::function<bool(const LapState& st, double eps, CsrGraph& g)>;
+
 // Exact solve: epsilon-scaling auction (from `warm_prices` if non-empty) then repair_and_finish.
+// With `hook`, the graph may grow between phases; the final graph is written back to `g_out`.
 LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices,
-                       const InterruptFn& interrupted, double scale_factor = 8.0);
+                       const InterruptFn& interrupted, double scale_factor = 8.0,
+                       const PhaseHook& hook = nullptr, CsrGraph* g_out = nullptr);
 
 // Sum of matched arc costs (looks the arcs up in `g`).
 double matching_cost(const CsrGraph& g, const LapState& st);

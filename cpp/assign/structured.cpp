@@ -175,42 +175,13 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     std::vector<double> u_clean(V, kInf);
     std::vector<double> p_priced;          // prices at the previous pricing pass
     std::vector<int32_t> dropped;          // cells whose price fell since then
-    bool first = true;
-    for (int32_t round = 0; round < opt.max_rounds; ++round) {
-        if (interrupted && interrupted()) throw Interrupted("interrupted");
-        // 2. Exact sparse solve (warm after the first round).
-        double t1 = now();
-        build_graph(cells, Lr, Lc, V, R, C, g);
-        CsrGraph view = g.view(n_rows, n_rows);
-        if (first) {
-            bool auction = opt.method == TableMethod::Auction;
-            if (opt.method == TableMethod::Auto) {
-                // Many words compete for the same cheap cells, which makes shortest-path searches
-                // from a cold start long; the auction spreads them by prices first.  Measured on
-                // LightRNN-shaped problems (benchmarks/solver.py): auction+ssp is 2.4x (V=4,096)
-                // to 3.3x (V=65,536) faster than ssp alone; tiny problems do not care.
-                auction = true;
-            }
-            st = auction ? solve_auction(view, {}, interrupted) : solve_ssp(view, interrupted);
-            res.method = auction ? "auction+ssp" : "ssp";
-            first = false;
-        } else {
-            // Warm start: keep prices and matching; only rows whose new arcs undercut their
-            // match are searched again.  (A warm auction was tried instead: it inflates the
-            // prices of candidate cells over the others and needed 3-10x more pricing rounds.)
-            repair_and_finish(view, st, interrupted);
-        }
-        res.time_solve += now() - t1;
-        ++res.pricing_rounds;
-        const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
-        if (trace) std::fprintf(stderr, "round %d solve %.3fs arcs %lld aug %lld bids %lld\n", round, now() - t1,
-                                (long long)g.indices.size(), (long long)st.augmentations, (long long)st.auction_bids);
-
-        // 3. Pricing over every cell for every word, with row pruning.
-        double t2 = now();
-        const double* p = st.p.data();
+    // 3. Pricing over every cell for every word, with row pruning, at prices p and word duals u.
+    // Adds violating cells to `cells` and returns how many.  exact: u and p are an exact optimum
+    // of the current graph (word_min, the certificate's terms, and the incremental state are
+    // updated); otherwise a between-phases pass of the auction (u = cheapest arc at p).
+    auto price = [&](const double* p, const double* u, bool exact) -> int64_t {
         dropped.clear();
-        if (!p_priced.empty()) {
+        if (exact && !p_priced.empty()) {
             for (int32_t c = 0; c < n_rows; ++c)
                 if (p[c] < p_priced[c]) dropped.push_back(c);
         }
@@ -219,7 +190,6 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             for (int32_t j = 0; j < C; ++j) m = std::min(m, p[static_cast<int64_t>(i) * C + j]);
             pmin_row[i] = m;
         }
-        std::vector<int64_t> n_added_block(threads, 0);
         parallel_blocks(V, threads, [&](int64_t b, int64_t e) {
             std::vector<std::pair<double, int32_t>> viol;
             std::vector<std::pair<double, int32_t>> rows_by_bound;
@@ -228,8 +198,8 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 if (flat[w]) continue;  // priced below, with the dummy words
                 const T* lr = Lr + w * R;
                 const T* lc = Lc + w * C;
-                if (u_clean[w] != kInf && st.u[w] <= u_clean[w]) {
-                    const double uw = st.u[w];
+                if (exact && u_clean[w] != kInf && u[w] <= u_clean[w]) {
+                    const double uw = u[w];
                     const double threshold = uw - opt.rel_tol * (std::abs(uw) + 1.0);
                     double dmin = kInf;
                     for (int32_t c : dropped) {
@@ -248,7 +218,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                     lcd[j] = static_cast<double>(lc[j]);
                     lcmin = std::min(lcmin, lcd[j]);
                 }
-                const double uw = st.u[w];
+                const double uw = u[w];
                 const double tol = opt.rel_tol * (std::abs(uw) + 1.0);
                 double best = uw;  // the matched cell is tight: min over all cells is <= u_w
                 viol.clear();
@@ -274,18 +244,23 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                         }
                     }
                 }
-                word_min[w] = best;
+                if (exact) word_min[w] = best;
                 added[w].clear();
                 if (!viol.empty()) {
                     size_t keep = std::min<size_t>(viol.size(), std::max(1, opt.max_add_per_word));
                     std::partial_sort(viol.begin(), viol.begin() + keep, viol.end());
                     for (size_t a = 0; a < keep; ++a) added[w].push_back(viol[a].second);
                 }
-                u_clean[w] = viol.empty() ? uw : kInf;  // a word that added cells is priced again
+                if (exact) u_clean[w] = viol.empty() ? uw : kInf;  // a word that added cells is priced again
             }
         });
         bool any_flat = n_rows > V || std::any_of(flat.begin(), flat.end(), [](uint8_t f) { return f != 0; });
-        if (any_flat) {
+        // Not between auction phases: words that cost the same everywhere tie on every cell,
+        // and ties make the auction's price wars long (measured: seconds on 40-word problems).
+        if (any_flat && !exact) {
+            for (int32_t d = 0; d < n_rows; ++d)
+                if (d >= V || flat[d]) added[d].clear();
+        } else if (any_flat) {
             // Dummy and flat words cost the same constant everywhere: their cheapest cells are
             // the cheapest-priced cells.
             std::vector<std::pair<double, int32_t>> by_price(n_rows);
@@ -295,9 +270,9 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             for (int32_t d = 0; d < n_rows; ++d) {
                 if (d < V && !flat[d]) continue;
                 const double base = d < V ? static_cast<double>(Lr[int64_t(d) * R]) + static_cast<double>(Lc[int64_t(d) * C]) : 0.0;
-                const double ud = st.u[d];
+                const double ud = u[d];
                 const double tol = opt.rel_tol * (std::abs(ud) + 1.0);
-                word_min[d] = std::min(ud, base + by_price[0].first);
+                if (exact) word_min[d] = std::min(ud, base + by_price[0].first);
                 added[d].clear();
                 for (size_t a = 0; a < keep; ++a)
                     if (base + by_price[a].first < ud - tol) added[d].push_back(by_price[a].second);
@@ -314,7 +289,73 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 }
             }
         }
-        p_priced = st.p;
+        if (exact) p_priced.assign(p, p + n_rows);
+        return n_added;
+    };
+
+    // Column generation between the first auction's phases: once eps is small enough for the
+    // prices to mean something, price every word against them and add its violating cells, so
+    // that the exact rounds that follow start from a graph that already holds most of them (the
+    // first warm rounds' shortest-path searches are what costs most without this).
+    std::vector<double> u_phase;
+    double s_range = -1.0;  // cost range of the first graph (the auction's eps is relative to it)
+    int32_t hooks_left = opt.phase_pricing;
+    const PhaseHook hook = [&](const LapState& s, double eps, CsrGraph& gv) -> bool {
+        if (s_range < 0) {
+            double lo = kInf, hi = -kInf;
+            for (int64_t a = 0; a < gv.indptr[n_rows]; ++a) lo = std::min(lo, gv.cost[a]), hi = std::max(hi, gv.cost[a]);
+            s_range = hi - lo;
+        }
+        if (hooks_left <= 0 || eps > opt.phase_pricing_eps * s_range) return false;
+        --hooks_left;
+        double th = now();
+        u_phase.assign(n_rows, kInf);
+        for (int32_t w = 0; w < n_rows; ++w)
+            for (int64_t a = gv.indptr[w]; a < gv.indptr[w + 1]; ++a)
+                u_phase[w] = std::min(u_phase[w], gv.cost[a] + s.p[gv.indices[a]]);
+        int64_t n = price(s.p.data(), u_phase.data(), false);
+        res.time_pricing += now() - th;
+        if (std::getenv("LIGHTRNN_SOLVER_TRACE"))
+            std::fprintf(stderr, "  phase pricing at eps %.3g: %.3fs added %lld\n", eps, now() - th, (long long)n);
+        if (n == 0) return false;
+        build_graph(cells, Lr, Lc, V, R, C, g);
+        gv = g.view(n_rows, n_rows);
+        return true;
+    };
+
+    bool first = true;
+    for (int32_t round = 0; round < opt.max_rounds; ++round) {
+        if (interrupted && interrupted()) throw Interrupted("interrupted");
+        // 2. Exact sparse solve (warm after the first round).
+        double t1 = now();
+        build_graph(cells, Lr, Lc, V, R, C, g);
+        CsrGraph view = g.view(n_rows, n_rows);
+        if (first) {
+            bool auction = opt.method == TableMethod::Auction;
+            if (opt.method == TableMethod::Auto) {
+                // Many words compete for the same cheap cells, which makes shortest-path searches
+                // from a cold start long; the auction spreads them by prices first.  Measured on
+                // LightRNN-shaped problems (benchmarks/solver.py): auction+ssp is 2.4x (V=4,096)
+                // to 3.3x (V=65,536) faster than ssp alone; tiny problems do not care.
+                auction = true;
+            }
+            st = auction ? solve_auction(view, {}, interrupted, 8.0, hook, &view) : solve_ssp(view, interrupted);
+            res.method = auction ? "auction+ssp" : "ssp";
+            first = false;
+        } else {
+            // Warm start: keep prices and matching; only rows whose new arcs undercut their
+            // match are searched again.  (A warm auction was tried instead: it inflates the
+            // prices of candidate cells over the others and needed 3-10x more pricing rounds.)
+            repair_and_finish(view, st, interrupted);
+        }
+        res.time_solve += now() - t1;
+        ++res.pricing_rounds;
+        const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
+        if (trace) std::fprintf(stderr, "round %d solve %.3fs arcs %lld aug %lld bids %lld\n", round, now() - t1,
+                                (long long)g.indices.size(), (long long)st.augmentations, (long long)st.auction_bids);
+
+        double t2 = now();
+        const int64_t n_added = price(st.p.data(), st.u.data(), true);
         res.time_pricing += now() - t2;
         if (trace) std::fprintf(stderr, "  pricing %.3fs added %lld\n", now() - t2, (long long)n_added);
         // Certificate: sum of the true per-word minima minus the sum of prices.

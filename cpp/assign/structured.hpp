@@ -9,7 +9,9 @@
 //      complete matching certain (the current table's cell, else the frequency-order cell).
 //      O(V (R + C)) with nth_element.
 //   2. Solve the sparse problem exactly (sparse_lap.hpp: shortest augmenting paths, or auction
-//      then shortest paths), warm-started from the previous round's matching and prices.
+//      then shortest paths), warm-started from the previous round's matching and prices.  The
+//      first solve's auction also prices every word between its last phases (at eps <= 1e-6 of
+//      the cost range) and adds the violating cells there, where more arcs cost little.
 //   3. Pricing: with the cell prices p >= 0 and word duals u of the sparse optimum, a cell (i, j)
 //      prices out for word w when Lr[w,i] + Lc[w,j] + p_ij < u_w.  For each word, rows are
 //      pruned by the bound Lr[w,i] + min_j Lc[w,j] + min_j p_ij; only rows that pass are scanned.
@@ -38,6 +40,9 @@ struct TableOptions {
     int32_t max_rounds = 500;      // pricing rounds before giving up (result then uncertified)
     int32_t max_add_per_word = 8;  // most-violating cells added per word per round
     int32_t threads = 0;           // 0 = hardware concurrency (capped at 8)
+    int32_t phase_pricing = 2;        // pricing passes between the first auction's phases, once
+    double phase_pricing_eps = 1e-6;  // eps <= this times the cost range (synthetic V = 65,536:
+                                      // 8 -> 6 rounds, 5.7 -> 4.6 s CPU; real PTB losses: no gain)
     double rel_tol = 1e-12;        // a cell prices out if it beats u_w by more than rel_tol*(|u_w|+1)
     TableMethod method = TableMethod::Auto;
 };
