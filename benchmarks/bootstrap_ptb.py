@@ -97,8 +97,12 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=2, help="epochs per round")
     p.add_argument("--schedule", help="epochs of each LightRNN round, e.g. 1,1,4 (overrides --rounds/--epochs)")
     p.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (every arm)")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout (every arm; Zaremba's small model has none)")
     p.add_argument("--slim-parts", type=int, default=4, help="Slim: K")
-    p.add_argument("--slim-pool", type=int, default=0, help="Slim: M (0 = automatic)")
+    # M = 3,900 is the largest pool that keeps Slim's embedding+output parameters (2 * M * d/K + V
+    # biases = 400,000) at a tenth of the full softmax's (2 * V * d + V = 4,010,000) at V = 10,000,
+    # d = 200, K = 4: the issue's 10x budget, spent.
+    p.add_argument("--slim-pool", type=int, default=3900, help="Slim: M (0 = the library's automatic choice)")
     p.add_argument("--tag", default="", help="suffix of the arms' folders and of results*.json/md (variants side by side)")
     p.add_argument("--hidden", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
@@ -108,7 +112,7 @@ def main() -> None:
     a = p.parse_args()
     prepare(a.out, a.max_lines, a.seed, a.max_train_tokens)
     common = ["--emb-dim", a.hidden, "--hidden-dim", a.hidden, "--num-layers", 2, "--optimizer", "adam",
-              "--lr", a.lr, "--batch-size", 20, "--bptt", 35, "--num-threads", a.threads, "--log-interval", 400,
+              "--lr", a.lr, "--dropout", a.dropout, "--batch-size", 20, "--bptt", 35, "--num-threads", a.threads, "--log-interval", 400,
               "--seed", a.seed]
     spec = {"bootstrap": ("lightrnn", True), "fixed": ("lightrnn", False), "full": ("full", False),
             "adaptive": ("adaptive", False), "slim": ("slim", False)}

@@ -39,7 +39,7 @@ def peak_rss_mb(cmd: list[str]) -> float:
     return peak / 2**20
 
 
-def memory_of(out: Path, model: str, hidden: int, threads: int) -> float:
+def memory_of(out: Path, model: str, hidden: int, threads: int, slim_pool: int) -> float:
     d = out / "memory"
     d.mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "lightrnn", "train", "--vocab", str(out / "vocab.tsv"), "--train", str(out / "train.npy"),
@@ -49,6 +49,8 @@ def memory_of(out: Path, model: str, hidden: int, threads: int) -> float:
            "--log-interval", "0"]
     if model == "lightrnn":
         cmd += ["--table", str(out / "table_0.npz")]
+    if model == "slim":
+        cmd += ["--slim-parts", "4", "--slim-pool", str(slim_pool)]
     return peak_rss_mb(cmd)
 
 
@@ -76,17 +78,19 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--train", action="store_true", help="train missing arms (benchmarks/bootstrap_ptb.py)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    p.add_argument("--slim-pool", type=int, default=3900, help="Slim: M, as in bootstrap_ptb.py (K = 4)")
     a = p.parse_args()
     if a.train:
         subprocess.run([sys.executable, str(Path(__file__).with_name("bootstrap_ptb.py")), "--out", str(a.out),
-                        "--hidden", str(a.hidden), "--threads", str(a.threads), "--arms", *a.arms], check=True)
+                        "--hidden", str(a.hidden), "--threads", str(a.threads), "--slim-pool", str(a.slim_pool),
+                        "--arms", *a.arms], check=True)
     rows, mem = [], {}
     for arm in a.arms:
         s = arm_summary(a.out, arm)
         if s is None:
             continue
         if not a.no_memory and ARMS[arm] not in mem and (a.out / "vocab.tsv").exists():
-            mem[ARMS[arm]] = memory_of(a.out, ARMS[arm], a.hidden, a.threads)
+            mem[ARMS[arm]] = memory_of(a.out, ARMS[arm], a.hidden, a.threads, a.slim_pool)
         s["peak_mb"] = mem.get(ARMS[arm])
         rows.append(s)
     (a.out / "compare.json").write_text(json.dumps(rows, indent=2))

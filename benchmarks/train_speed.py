@@ -44,7 +44,7 @@ def estimated_gib(kind: str, V: int, d: int, h: int, T: int, B: int) -> float:
 
 def make_model(kind: str, V: int, args: argparse.Namespace) -> torch.nn.Module:
     cfg = ModelConfig(model=kind, vocab_size=V, emb_dim=args.dim, hidden_dim=args.dim,
-                      num_layers=args.layers, dropout=0.0)
+                      num_layers=args.layers, dropout=0.0, slim_pool=args.slim_pool)
     table = WordTable.random(V, seed=0) if kind == "lightrnn" else None
     torch.manual_seed(0)
     return build_model(cfg, table)
@@ -100,6 +100,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--max-gb", type=float, default=6.0, help="skip a peer estimated above this")
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    p.add_argument("--slim-pool", type=int, default=0, help="Slim: M (0 = V*K/20); the PTB comparison uses 3,900")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
