@@ -123,7 +123,8 @@ def losses_vocab_size(path: str) -> int:
         return int(read_header(f)[0][0])
 
 
-def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losses: str | None = None) -> dict:
+def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losses: str | None = None,
+           current: str | None = None) -> dict:
     """Builds the problem, runs one solver, returns its figures (run in a subprocess)."""
     if losses:
         L_r, L_c, R, C = load_losses(losses)
@@ -143,7 +144,10 @@ def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losse
     if name == "ours":
         from lightrnn.assign import solve_table
 
-        sol = solve_table(L_r, L_c, threads=threads, k=k)
+        from lightrnn.table import WordTable
+
+        cur = WordTable.load(current, vocab_size=V) if current else None
+        sol = solve_table(L_r, L_c, current=cur, threads=threads, k=k)
         rows, cols = sol.rows, sol.cols
         res.update(certified=sol.certified, lower_bound=sol.lower_bound, rounds=sol.pricing_rounds,
                    arcs=sol.arcs, method=sol.method, phases={k2: round(v, 3) for k2, v in sol.times.items()})
@@ -183,6 +187,8 @@ def run_one(name: str, V: int, args) -> dict:
            "--threads", str(args.threads), "--k", str(args.k), "--dtype", dtype_for(V, args)]
     if args.losses:
         cmd += ["--losses", args.losses]
+    if args.current:
+        cmd += ["--current", args.current]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     if p.returncode != 0:
         return {"solver": name, "V": V, "error": (p.stderr.strip().splitlines() or ["?"])[-1]}
@@ -207,13 +213,16 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per solver run")
     ap.add_argument("--json", help="also write all results to this file")
     ap.add_argument("--losses", help="time the loss matrices in this .npz (lightrnn realloc --losses) instead of synthetic ones")
+    ap.add_argument("--current", help="with --losses: warm-start ours from this table (.npz), the table the losses "
+                                      "were computed with, as `lightrnn realloc` does")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.losses:
         sizes = [losses_vocab_size(args.losses)]
     if args.worker:
-        print(json.dumps(worker(args.worker, sizes[0], args.seed, args.dtype, args.threads, args.k, args.losses)))
+        print(json.dumps(worker(args.worker, sizes[0], args.seed, args.dtype, args.threads, args.k, args.losses,
+                                args.current)))
         return
     solvers = [s for s in args.solvers.split(",") if s]
     bad = [s for s in solvers if s not in SOLVERS]
