@@ -45,7 +45,33 @@ def metrics(path: Path) -> list[dict]:
     return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(open(path))]
 
 
-def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, common: list, tag: str = "") -> dict:
+def carry_mean_inputs(ckpt_path: Path, old_table: Path, new_table: Path, train: Path) -> Path:
+    """A copy of the checkpoint whose input row (column) vectors are, for each row (column) of the
+    new table, the frequency-weighted mean of the old input vectors of the words that land in it
+    (experiment; the published method keeps vectors with their positions)."""
+    import numpy as np
+    import torch
+
+    from lightrnn import checkpoint as ck
+    from lightrnn.table import WordTable
+
+    c = ck.load(ckpt_path)
+    old, new = WordTable.load(old_table), WordTable.load(new_table)
+    counts = torch.tensor(np.bincount(np.load(train), minlength=old.vocab_size) + 1.0)  # (V,)
+    for name, o, n in (("row_emb.weight", old.rows, new.rows), ("col_emb.weight", old.cols, new.cols)):
+        X = c["model"][name]  # (R or C, d)
+        w = counts.to(X.dtype)
+        acc = torch.zeros_like(X).index_add_(0, torch.as_tensor(n, dtype=torch.long),
+                                             X[torch.as_tensor(o, dtype=torch.long)] * w[:, None])
+        tot = torch.zeros(X.shape[0], dtype=X.dtype).index_add_(0, torch.as_tensor(n, dtype=torch.long), w)
+        c["model"][name] = torch.where(tot[:, None] > 0, acc / tot.clamp_min(1e-12)[:, None], X)
+    dst = ckpt_path.with_name(ckpt_path.stem + "_carried.pt")
+    ck.save(dst, c)
+    return dst
+
+
+def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, common: list, tag: str = "",
+        carry: str = "positions") -> dict:
     d = out / f"{name}{tag}"
     d.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -58,7 +84,11 @@ def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, co
         if not ck.exists():
             a = ["train", "--vocab", out / "vocab.tsv", "--train", out / "train.npy", "--valid", out / "valid.npy",
                  "--out", ck, "--metrics", d / f"metrics_{r}.csv", "--round", r, "--epochs", ep, *common]
-            a += ["--model", model] if r == 0 else ["--init-from", d / f"checkpoint_{r - 1}.pt"]
+            prev = d / f"checkpoint_{r - 1}.pt"
+            if r > 0 and carry == "mean":
+                prev = carry_mean_inputs(prev, out / "table_0.npz" if r == 1 else d / f"table_{r - 1}.npz", table,
+                                         out / "train.npy")
+            a += ["--model", model] if r == 0 else ["--init-from", prev]
             if model == "lightrnn":
                 a += ["--table", table]
             run(a)
@@ -103,6 +133,9 @@ def main() -> None:
     # biases = 400,000) at a tenth of the full softmax's (2 * V * d + V = 4,010,000) at V = 10,000,
     # d = 200, K = 4: the issue's 10x budget, spent.
     p.add_argument("--slim-pool", type=int, default=3900, help="Slim: M (0 = the library's automatic choice)")
+    p.add_argument("--carry-inputs", choices=("positions", "mean"), default="positions",
+                   help="after a reallocation: input vectors stay with their positions (published), or each "
+                        "row/column starts from the frequency-weighted mean of its new words' old vectors")
     p.add_argument("--tag", default="", help="suffix of the arms' folders and of results*.json/md (variants side by side)")
     p.add_argument("--hidden", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
@@ -120,7 +153,7 @@ def main() -> None:
     results = []
     for name in a.arms:
         extra = ["--slim-parts", a.slim_parts, "--slim-pool", a.slim_pool] if name == "slim" else []
-        results.append(arm(a.out, name, spec[name][0], schedule, spec[name][1], common + extra, a.tag))
+        results.append(arm(a.out, name, spec[name][0], schedule, spec[name][1], common + extra, a.tag, a.carry_inputs))
     (a.out / f"results{a.tag}.json").write_text(json.dumps(results, indent=2))
     lines = ["| arm | params (emb+out) | params (total) | valid ppl per round | test ppl | train tok/s | wall s |",
              "|---|---|---|---|---|---|---|"]
