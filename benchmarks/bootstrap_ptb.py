@@ -76,7 +76,7 @@ def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, co
     d.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     res = {"arm": name, "model": model, "rounds": [], "reallocations": []}
-    table = out / "table_0.npz"
+    table = prev_table = out / "table_0.npz"
     per_round = schedule if model == "lightrnn" else [sum(schedule)]  # peers: the same total epochs
     n_rounds = len(per_round)
     for r, ep in enumerate(per_round):
@@ -86,8 +86,7 @@ def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, co
                  "--out", ck, "--metrics", d / f"metrics_{r}.csv", "--round", r, "--epochs", ep, *common]
             prev = d / f"checkpoint_{r - 1}.pt"
             if r > 0 and carry == "mean":
-                prev = carry_mean_inputs(prev, out / "table_0.npz" if r == 1 else d / f"table_{r - 1}.npz", table,
-                                         out / "train.npy")
+                prev = carry_mean_inputs(prev, prev_table, table, out / "train.npy")
             a += ["--model", model] if r == 0 else ["--init-from", prev]
             if model == "lightrnn":
                 a += ["--table", table]
@@ -107,7 +106,7 @@ def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, co
                                         | {"actual_ppl_new_before_training": j.get("actual_ppl_new"),
                                            "solver_seconds": j["solver"]["times"]["total"],
                                            "certified": j["solver"]["certified"]})
-            table = nxt
+            prev_table, table = table, nxt
     last = d / f"checkpoint_{n_rounds - 1}.pt"
     for split in ("valid", "test"):
         run(["evaluate", "--checkpoint", last, "--data", out / f"{split}.npy", "--name", split, "--out", d / f"{split}.json"])

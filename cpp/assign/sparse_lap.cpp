@@ -277,16 +277,15 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
         changed = duals_from_prices(g, st) > 0;
     }
     const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
+    auto count_free = [&] { return std::count(st.row_to_col.begin(), st.row_to_col.end(), -1); };
     auto tp = std::chrono::steady_clock::now();
-    int64_t free0 = 0;
-    for (int32_t i = 0; i < g.n_rows; ++i) free0 += st.row_to_col[i] < 0;
+    const int64_t free0 = trace ? count_free() : 0;
     augmenting_row_reduction(g, st);
     // Freed columns' prices are lowered after the row reduction, for the searches.  (Lowering
     // them before it too looked good on synthetic problems but on real PTB losses, where a warm
     // round frees almost every row, it started price wars: 8 s -> 170 s.)
     if (square) lower_free_prices(g, st);
-    int64_t free1 = 0;
-    for (int32_t i = 0; i < g.n_rows; ++i) free1 += st.row_to_col[i] < 0;
+    const int64_t free1 = trace ? count_free() : 0;
     auto tq = std::chrono::steady_clock::now();
     PathSearch search(g);
     int64_t n_done = 0;
@@ -405,7 +404,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
             break;
         }
         if (eps <= eps_final) break;
-        if (hook && hook(st, eps, g)) {
+        if (hook && hook(st, eps / range, g)) {
             // More arcs: the price cap only guards against infeasibility, widen it with the range.
             cr = cost_range(g);
             const double r2 = std::max(cr.cmax - cr.cmin, 1e-300);

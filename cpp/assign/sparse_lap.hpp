@@ -82,9 +82,10 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
 LapState solve_ssp(const CsrGraph& g, const InterruptFn& interrupted);
 
 // Called after each auction phase but the last with the state (prices set, assignment complete
-// at `eps`) and the graph; it may replace the graph by one with more arcs for the same rows and
-// columns (column generation between phases) and then returns true.
-using PhaseHook = std::function<bool(const LapState& st, double eps, CsrGraph& g)>;
+// at that phase's eps), eps relative to the first graph's cost range, and the graph; it may
+// replace the graph by one with more arcs for the same rows and columns (column generation
+// between phases) and then returns true.
+using PhaseHook = std::function<bool(const LapState& st, double rel_eps, CsrGraph& g)>;
 
 // Exact solve: epsilon-scaling auction (from `warm_prices` if non-empty) then repair_and_finish.
 // With `hook`, the graph may grow between phases; the final graph is written back to `g_out`.

@@ -255,12 +255,10 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             }
         });
         bool any_flat = n_rows > V || std::any_of(flat.begin(), flat.end(), [](uint8_t f) { return f != 0; });
-        // Not between auction phases: words that cost the same everywhere tie on every cell,
-        // and ties make the auction's price wars long (measured: seconds on 40-word problems).
-        if (any_flat && !exact) {
-            for (int32_t d = 0; d < n_rows; ++d)
-                if (d >= V || flat[d]) added[d].clear();
-        } else if (any_flat) {
+        // Not between auction phases (their added lists stay empty): words that cost the same
+        // everywhere tie on every cell, and ties make the auction's price wars long (measured:
+        // seconds on 40-word problems).
+        if (any_flat && exact) {
             // Dummy and flat words cost the same constant everywhere: their cheapest cells are
             // the cheapest-priced cells.
             std::vector<std::pair<double, int32_t>> by_price(n_rows);
@@ -298,15 +296,9 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     // that the exact rounds that follow start from a graph that already holds most of them (the
     // first warm rounds' shortest-path searches are what costs most without this).
     std::vector<double> u_phase;
-    double s_range = -1.0;  // cost range of the first graph (the auction's eps is relative to it)
     int32_t hooks_left = opt.phase_pricing;
-    const PhaseHook hook = [&](const LapState& s, double eps, CsrGraph& gv) -> bool {
-        if (s_range < 0) {
-            double lo = kInf, hi = -kInf;
-            for (int64_t a = 0; a < gv.indptr[n_rows]; ++a) lo = std::min(lo, gv.cost[a]), hi = std::max(hi, gv.cost[a]);
-            s_range = hi - lo;
-        }
-        if (hooks_left <= 0 || eps > opt.phase_pricing_eps * s_range) return false;
+    const PhaseHook hook = [&](const LapState& s, double rel_eps, CsrGraph& gv) -> bool {
+        if (hooks_left <= 0 || rel_eps > opt.phase_pricing_eps) return false;
         --hooks_left;
         double th = now();
         u_phase.assign(n_rows, kInf);
@@ -316,7 +308,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         int64_t n = price(s.p.data(), u_phase.data(), false);
         res.time_pricing += now() - th;
         if (std::getenv("LIGHTRNN_SOLVER_TRACE"))
-            std::fprintf(stderr, "  phase pricing at eps %.3g: %.3fs added %lld\n", eps, now() - th, (long long)n);
+            std::fprintf(stderr, "  phase pricing at eps %.3g x range: %.3fs added %lld\n", rel_eps, now() - th, (long long)n);
         if (n == 0) return false;
         build_graph(cells, Lr, Lc, V, R, C, g);
         gv = g.view(n_rows, n_rows);
