@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -135,6 +136,10 @@ def main() -> None:
     p.add_argument("--carry-inputs", choices=("positions", "mean"), default="positions",
                    help="after a reallocation: input vectors stay with their positions (published), or each "
                         "row/column starts from the frequency-weighted mean of its new words' old vectors")
+    p.add_argument("--train-args", default="",
+                   help="extra `lightrnn train` flags for every arm, as one string; write --train-args=\"--lr-decay-start 4\" (Zaremba's decay)")
+    p.add_argument("--bootstrap-args", default="",
+                   help="extra `lightrnn train` flags for the LightRNN arms only; write --bootstrap-args=--no-reset-optimizer")
     p.add_argument("--tag", default="", help="suffix of the arms' folders and of results*.json/md (variants side by side)")
     p.add_argument("--hidden", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
@@ -152,6 +157,7 @@ def main() -> None:
     results = []
     for name in a.arms:
         extra = ["--slim-parts", a.slim_parts, "--slim-pool", a.slim_pool] if name == "slim" else []
+        extra += shlex.split(a.train_args) + (shlex.split(a.bootstrap_args) if spec[name][0] == "lightrnn" else [])
         results.append(arm(a.out, name, spec[name][0], schedule, spec[name][1], common + extra, a.tag, a.carry_inputs))
     (a.out / f"results{a.tag}.json").write_text(json.dumps(results, indent=2))
     lines = ["| arm | params (emb+out) | params (total) | valid ppl per round | test ppl | train tok/s | wall s |",

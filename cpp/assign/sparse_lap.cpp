@@ -20,9 +20,12 @@ constexpr int kCheckEvery = 1024;
 struct HeapItem {
     double dist;
     int32_t col;
-    // Min-heap on (dist, col): the smallest column wins ties, for determinism.
+    int32_t matched;  // 0: a free column (a sink), 1: matched
+    // Min-heap on (dist, matched, col): at equal distance a free column wins (the search ends
+    // there instead of scanning the rest of a plateau of tight arcs), then the smallest column,
+    // for determinism.
     bool operator<(const HeapItem& o) const {
-        return dist > o.dist || (dist == o.dist && col > o.col);
+        return dist > o.dist || (dist == o.dist && (matched > o.matched || (matched == o.matched && col > o.col)));
     }
 };
 
@@ -42,6 +45,7 @@ public:
         touched_.clear();
         scanned_.clear();
         std::priority_queue<HeapItem> heap;
+        bound_ = kInf;
         relax_row(start, 0.0, st, heap);
         int32_t sink = -1;
         double sink_dist = 0.0;
@@ -96,16 +100,22 @@ private:
             double r = g_.cost[a] + st.p[j] - ui;
             if (r < 0.0) r = 0.0;  // rounding only: the invariants make r >= 0 exactly
             double nd = base + r;
+            // A column no nearer than the nearest free column reached so far can never be
+            // scanned before the search ends there: leave it out of the heap.
+            if (nd > bound_) continue;
             if (nd < dist_[j] || (nd == dist_[j] && pred_row_[j] > i)) {
                 if (dist_[j] == kInf) touched_.push_back(j);
                 dist_[j] = nd;
                 pred_row_[j] = i;
-                heap.push({nd, j});
+                const bool free_col = st.col_to_row[j] < 0;
+                if (free_col) bound_ = std::min(bound_, nd);
+                heap.push({nd, j, free_col ? 0 : 1});
             }
         }
     }
 
     const CsrGraph& g_;
+    double bound_ = kInf;  // distance of the nearest free column reached so far
     std::vector<double> dist_;
     std::vector<int32_t> pred_row_;
     std::vector<uint8_t> done_;
@@ -245,6 +255,15 @@ static void lower_free_prices(const CsrGraph& g, LapState& st) {
         if (st.col_to_row[j] < 0 && lo[j] > -kInf && lo[j] < st.p[j]) st.p[j] = lo[j];
 }
 
+namespace {
+bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue, double eps, double big,
+                   double price_cap, int64_t& work, const InterruptFn& interrupted);
+struct CostRange {
+    double cmin = std::numeric_limits<double>::infinity(), cmax = -std::numeric_limits<double>::infinity();
+};
+CostRange cost_range(const CsrGraph& g);
+}  // namespace
+
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
     check_shape(g);
     st.row_to_col.resize(g.n_rows, -1);
@@ -342,10 +361,6 @@ bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue,
     }
     return true;
 }
-
-struct CostRange {
-    double cmin = kInf, cmax = -kInf;
-};
 
 CostRange cost_range(const CsrGraph& g) {
     CostRange r;
