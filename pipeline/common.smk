@@ -45,6 +45,18 @@ def n_rounds():
     return int(config["rounds"]) if lightrnn_model() else 1
 
 
+def round_epochs(r):
+    """Epochs of round r: `train.epochs` is one count for every round or a list, one per round
+    (reallocating early and often, then training longer, measured best on PTB: README).  Peers
+    train the whole schedule's epochs in their one round."""
+    e = config["train"]["epochs"]
+    per_round = list(e) if isinstance(e, list) else [int(e)] * int(config["rounds"])
+    if len(per_round) != int(config["rounds"]):
+        raise ValueError(f"config train.epochs lists {len(per_round)} rounds but rounds is {config['rounds']}: "
+                         f"give one count per round, or a single count for every round")
+    return per_round[r] if lightrnn_model() else sum(per_round)
+
+
 def last_checkpoint():
     return f"{RES}/train/checkpoint_{n_rounds() - 1}.pt"
 

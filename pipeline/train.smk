@@ -1,6 +1,6 @@
 # Train round r: round 0 from random weights and table 0 (explicit rule), round r > 0 from
 # checkpoint r-1 and table r (written by reallocation). Peers (full, adaptive, slim) train one
-# round of rounds x epochs epochs.
+# round of all the rounds' epochs (`train.epochs`: one count per round, or a list).
 
 
 rule train_round0:
@@ -16,7 +16,7 @@ rule train_round0:
         round=0,
         model=canonical("model"),
         train=canonical("train", drop=OPERATIONAL_TRAIN + ("epochs",)),
-        epochs=config["train"]["epochs"] * (1 if lightrnn_model() else int(config["rounds"])),
+        epochs=round_epochs(0),
         code=CODE_MODEL,
     threads: max(1, config["train"]["num_threads"])
     resources:
@@ -46,7 +46,7 @@ rule train_round:
     params:
         round=lambda w: int(w.r),
         train=canonical("train", drop=OPERATIONAL_TRAIN + ("epochs",)),
-        epochs=config["train"]["epochs"],
+        epochs=lambda w: round_epochs(int(w.r)),
         code=CODE_MODEL,
     threads: max(1, config["train"]["num_threads"])
     resources:

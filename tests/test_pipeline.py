@@ -207,6 +207,21 @@ def test_schema_error_names_the_key(tmp_path):
     assert out.returncode != 0 and "'epoch' was unexpected" in out.stdout + out.stderr
 
 
+def test_epochs_per_round_schedule(tmp_path):
+    """`train.epochs` as a list gives each round its own count; a list whose length is not
+    `rounds` is an error that says so."""
+    path = tmp_path / "sched.yaml"
+    path.write_text(yaml.safe_dump({"rounds": 2, "train": {"epochs": [2, 1]}}))
+    out = smk(tmp_path, "--cores", "2", str(Path("results-tiny") / "train" / "metrics_1.csv"), configs=(TINY, path))
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    epochs = [[int(r["epoch"]) for r in csv.DictReader(open(tmp_path / "results-tiny" / "train" / f"metrics_{i}.csv"))]
+              for i in (0, 1)]
+    assert epochs == [[1, 2], [3]]  # epochs are counted across rounds
+    path.write_text(yaml.safe_dump({"rounds": 3, "train": {"epochs": [1, 2]}}))
+    out = smk(tmp_path, "-n", configs=(TINY, path))
+    assert out.returncode != 0 and "lists 2 rounds but rounds is 3" in out.stdout + out.stderr, out.stderr[-2000:]
+
+
 def test_config_documents_every_key_and_matches_the_dataclasses():
     from lightrnn.config import ModelConfig
     from lightrnn.train import TrainConfig
