@@ -99,7 +99,8 @@ def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, co
             nxt = d / f"table_{r + 1}.npz"
             rep = d / f"realloc_{r}.json"
             if not nxt.exists():
-                run(["realloc", "--checkpoint", ck, "--train", out / "train.npy", "--out-table", nxt, "--report", rep, "--rescore"])
+                run(["realloc", "--checkpoint", ck, "--train", out / "train.npy", "--out-table", nxt, "--report", rep,
+                     "--rescore", "--num-threads", common[common.index("--num-threads") + 1]])
             j = json.loads(rep.read_text())
             res["reallocations"].append({k: j[k] for k in ("words_moved", "objective_old_per_token",
                                                            "objective_new_per_token", "actual_ppl_old",

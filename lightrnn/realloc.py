@@ -98,7 +98,8 @@ def predicted_nll(L_r: np.ndarray, L_c: np.ndarray, table: WordTable) -> float:
 
 def reallocate(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
                device: torch.device | str | None = None, k: int = 4, method: str = "auto",
-               losses: dict[str, Any] | None = None, rescore: bool = False) -> tuple[WordTable, dict[str, Any]]:
+               losses: dict[str, Any] | None = None, rescore: bool = False,
+               threads: int = 0) -> tuple[WordTable, dict[str, Any]]:
     """Accumulate the loss matrices (unless given) and solve for the new table.
 
     Returns (new_table, report); the report holds the objective of the old and the new table
@@ -113,7 +114,7 @@ def reallocate(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
     from lightrnn.assign import solve_table
 
     old = model.table
-    sol = solve_table(losses["L_r"], losses["L_c"], current=old, k=k, method=method)
+    sol = solve_table(losses["L_r"], losses["L_c"], current=old, k=k, method=method, threads=threads)
     new = WordTable(sol.rows, sol.cols, old.n_rows, old.n_cols)
     n = max(1, losses["tokens"])
     report = {

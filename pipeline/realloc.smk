@@ -15,6 +15,7 @@ rule realloc:
     params:
         realloc=canonical("realloc"),
         code=CODE_REALLOC,
+    threads: max(1, config["train"]["num_threads"])
     resources:
         **gpu_resources(),
     conda:

@@ -229,6 +229,8 @@ def test_errors(tiny_encoded, tmp_path):
     assert not (tmp_path / "t.npz").exists()
     assert main(["realloc", "--checkpoint", str(tmp_path / "missing.pt"), "--train", str(tiny_encoded["train_path"]),
                  "--out-table", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json")]) == 2
+    assert main(["realloc", "--checkpoint", str(tmp_path / "full.pt"), "--train", str(tiny_encoded["train_path"]),
+                 "--out-table", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json"), "--num-threads", "-1"]) == 2
 
 
 def _train_cli(enc, out, *extra):
@@ -257,7 +259,7 @@ def test_bootstrap_loop_through_the_cli(tiny_encoded, tmp_path, init):
     for r in (1, 2) if init == "random" else (1,):
         assert main(["realloc", "--checkpoint", str(d / f"ck{r - 1}.pt"), "--train", str(enc["train_path"]),
                      "--out-table", str(d / f"t{r}.npz"), "--report", str(d / f"r{r}.json"),
-                     "--losses", str(d / f"L{r}.npz"), "--batch-size", "4", "--rescore"]) == 0
+                     "--losses", str(d / f"L{r}.npz"), "--batch-size", "4", "--rescore", "--num-threads", "1"]) == 0
         rep = json.loads((d / f"r{r}.json").read_text())
         reports.append(rep)
         L = np.load(d / f"L{r}.npz")
