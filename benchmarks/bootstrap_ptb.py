@@ -72,12 +72,14 @@ def carry_mean_inputs(ckpt_path: Path, old_table: Path, new_table: Path, train: 
 
 
 def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, common: list, tag: str = "",
-        carry: str = "positions") -> dict:
+        carry: str = "positions", init_table: str = "random") -> dict:
     d = out / f"{name}{tag}"
     d.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     res = {"arm": name, "model": model, "rounds": [], "reallocations": []}
-    table = prev_table = out / "table_0.npz"
+    table = prev_table = out / ("table_0.npz" if init_table == "random" else f"table_0_{init_table}.npz")
+    if not table.exists():
+        run(["init-table", "--vocab", out / "vocab.tsv", "--out", table, "--method", init_table])
     per_round = schedule if model == "lightrnn" else [sum(schedule)]  # peers: the same total epochs
     n_rounds = len(per_round)
     for r, ep in enumerate(per_round):
@@ -141,6 +143,8 @@ def main() -> None:
                    help="extra `lightrnn train` flags for every arm, as one string; write --train-args=\"--lr-decay-start 4\" (Zaremba's decay)")
     p.add_argument("--bootstrap-args", default="",
                    help="extra `lightrnn train` flags for the LightRNN arms only; write --bootstrap-args=--no-reset-optimizer")
+    p.add_argument("--init-table", choices=("random", "frequency"), default="random",
+                   help="LightRNN round-0 table: random (seeded, the paper's bootstrap) or frequency-ordered")
     p.add_argument("--tag", default="", help="suffix of the arms' folders and of results*.json/md (variants side by side)")
     p.add_argument("--hidden", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
@@ -159,7 +163,8 @@ def main() -> None:
     for name in a.arms:
         extra = ["--slim-parts", a.slim_parts, "--slim-pool", a.slim_pool] if name == "slim" else []
         extra += shlex.split(a.train_args) + (shlex.split(a.bootstrap_args) if spec[name][0] == "lightrnn" else [])
-        results.append(arm(a.out, name, spec[name][0], schedule, spec[name][1], common + extra, a.tag, a.carry_inputs))
+        results.append(arm(a.out, name, spec[name][0], schedule, spec[name][1], common + extra, a.tag, a.carry_inputs,
+                           a.init_table))
     (a.out / f"results{a.tag}.json").write_text(json.dumps(results, indent=2))
     lines = ["| arm | params (emb+out) | params (total) | valid ppl per round | test ppl | train tok/s | wall s |",
              "|---|---|---|---|---|---|---|"]
