@@ -211,7 +211,7 @@ def test_rescoring_a_trained_model_states_the_gap(tiny_encoded):
     assert rep["actual_nll_new_per_token"] == pytest.approx(evaluate(model, toks, 8, 10)["loss"], rel=1e-6)
 
 
-def test_errors(tiny_encoded, tmp_path):
+def test_errors(tiny_encoded, tmp_path, capsys):
     V = len(tiny_encoded["vocab"])
     torch.manual_seed(0)
     full = build_model(ModelConfig(model="full", vocab_size=V, emb_dim=8, hidden_dim=8, num_layers=1))
@@ -229,8 +229,13 @@ def test_errors(tiny_encoded, tmp_path):
     assert not (tmp_path / "t.npz").exists()
     assert main(["realloc", "--checkpoint", str(tmp_path / "missing.pt"), "--train", str(tiny_encoded["train_path"]),
                  "--out-table", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json")]) == 2
-    assert main(["realloc", "--checkpoint", str(tmp_path / "full.pt"), "--train", str(tiny_encoded["train_path"]),
+    # a negative thread count is refused by name, before anything is computed or written
+    ck.save(tmp_path / "lightrnn.pt", ck.make_checkpoint(model, None, TrainConfig().to_dict(), {}))
+    capsys.readouterr()
+    assert main(["realloc", "--checkpoint", str(tmp_path / "lightrnn.pt"), "--train", str(tiny_encoded["train_path"]),
                  "--out-table", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json"), "--num-threads", "-1"]) == 2
+    assert "--num-threads must be >= 0, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "t.npz").exists()
 
 
 def _train_cli(enc, out, *extra):
