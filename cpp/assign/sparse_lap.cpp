@@ -255,15 +255,6 @@ static void lower_free_prices(const CsrGraph& g, LapState& st) {
         if (st.col_to_row[j] < 0 && lo[j] > -kInf && lo[j] < st.p[j]) st.p[j] = lo[j];
 }
 
-namespace {
-bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue, double eps, double big,
-                   double price_cap, int64_t& work, const InterruptFn& interrupted);
-struct CostRange {
-    double cmin = std::numeric_limits<double>::infinity(), cmax = -std::numeric_limits<double>::infinity();
-};
-CostRange cost_range(const CsrGraph& g);
-}  // namespace
-
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
     check_shape(g);
     st.row_to_col.resize(g.n_rows, -1);
@@ -362,15 +353,25 @@ bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue,
     return true;
 }
 
-CostRange cost_range(const CsrGraph& g) {
+struct CostRange {
+    double cmin = kInf, cmax = -kInf;
+};
+
+// The least and greatest arc cost; with `spreads`, also each row's own cost spread (max - min
+// over its arcs), for the rows where it is positive, in the same pass.
+CostRange cost_range(const CsrGraph& g, std::vector<double>* spreads = nullptr) {
     CostRange r;
+    if (spreads) spreads->clear();
     for (int32_t i = 0; i < g.n_rows; ++i) {
         if (g.indptr[i] == g.indptr[i + 1]) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
-    }
-    const int64_t nnz = g.indptr[g.n_rows];
-    for (int64_t a = 0; a < nnz; ++a) {
-        r.cmin = std::min(r.cmin, g.cost[a]);
-        r.cmax = std::max(r.cmax, g.cost[a]);
+        double lo = kInf, hi = -kInf;
+        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+            lo = std::min(lo, g.cost[a]);
+            hi = std::max(hi, g.cost[a]);
+        }
+        r.cmin = std::min(r.cmin, lo);
+        r.cmax = std::max(r.cmax, hi);
+        if (spreads && hi > lo) spreads->push_back(hi - lo);
     }
     return r;
 }
@@ -384,9 +385,10 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     CsrGraph g = g_in;
     LapState st = empty_state(g);
     if (g.n_rows == 0) return st;
-    CostRange cr = cost_range(g);
-    const double range = std::max(cr.cmax - cr.cmin, 1e-300);
     const bool warm = static_cast<int32_t>(warm_prices.size()) == g.n_cols;
+    std::vector<double> spread;  // rows' own cost spreads, for a cold start's first eps
+    CostRange cr = cost_range(g, warm ? nullptr : &spread);
+    const double range = std::max(cr.cmax - cr.cmin, 1e-300);
     if (warm) {
         for (int32_t j = 0; j < g.n_cols; ++j) st.p[j] = std::isfinite(warm_prices[j]) ? std::max(0.0, warm_prices[j]) : 0.0;
     }
@@ -402,16 +404,6 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
         // Measured (benchmarks/solver.py shapes): first-auction bids at V = 65,536 5.97M -> 3.71M,
         // at V = 262,144 25.0M -> 18.0M, same pricing rounds; real PTB losses
         // warm 11.5 -> 10.4 s and 7.2 -> 6.3 s (under load).  Uniform dense costs: no change.
-        std::vector<double> spread;
-        spread.reserve(g.n_rows);
-        for (int32_t i = 0; i < g.n_rows; ++i) {
-            double lo = kInf, hi = -kInf;
-            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
-                lo = std::min(lo, g.cost[a]);
-                hi = std::max(hi, g.cost[a]);
-            }
-            if (hi > lo) spread.push_back(hi - lo);
-        }
         if (!spread.empty()) {
             const size_t q = std::min(spread.size() - 1, static_cast<size_t>(0.99 * static_cast<double>(spread.size())));
             std::nth_element(spread.begin(), spread.begin() + static_cast<std::ptrdiff_t>(q), spread.end());

@@ -207,6 +207,9 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 if (flat[w]) continue;  // priced below, with the dummy words
                 const T* lr = Lr + w * R;
                 const T* lc = Lc + w * C;
+                auto cell_value = [&](int32_t c) {  // cost + price of cell c for this word
+                    return static_cast<double>(lr[c / C]) + static_cast<double>(lc[c % C]) + p[c];
+                };
                 const int32_t mcell = exact ? match[w] : -1;
                 // Least value a cell other than the matched one can have now, but for the
                 // dropped cells: clean_other for all but the clean-time cell, that cell exactly.
@@ -214,21 +217,17 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 if (exact && u_clean[w] != kInf) {
                     const int32_t cc = clean_cell[w];
                     lim = clean_other[w];
-                    if (cc >= 0 && cc != mcell)
-                        lim = std::min(lim, static_cast<double>(lr[cc / C]) + static_cast<double>(lc[cc % C]) + p[cc]);
+                    if (cc >= 0 && cc != mcell) lim = std::min(lim, cell_value(cc));
                 }
                 if (exact && u_clean[w] != kInf && (u[w] <= u_clean[w] || u[w] <= lim)) {
                     const double uw = u[w];
                     const double threshold = uw - opt.rel_tol * (std::abs(uw) + 1.0);
                     double dmin = kInf;
-                    for (int32_t c : dropped) {
-                        const int32_t i = c / C, j = c % C;
-                        dmin = std::min(dmin, static_cast<double>(lr[i]) + static_cast<double>(lc[j]) + p[c]);
-                    }
+                    for (int32_t c : dropped) dmin = std::min(dmin, cell_value(c));
                     if (dmin >= threshold) {
                         // The matched arc has cost + p = u_w; other cells are >= what they were.
                         // Every cell is >= lim, or is the matched one, or a dropped one.
-                        const double vm = mcell >= 0 ? static_cast<double>(lr[mcell / C]) + static_cast<double>(lc[mcell % C]) + p[mcell] : kInf;
+                        const double vm = mcell >= 0 ? cell_value(mcell) : kInf;
                         word_min[w] = std::min({vm, lim, dmin});
                         added[w].clear();
                         continue;
