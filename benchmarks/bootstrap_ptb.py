@@ -80,7 +80,7 @@ def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, co
     table = prev_table = out / ("table_0.npz" if init_table == "random" else f"table_0_{init_table}.npz")
     if not table.exists():
         run(["init-table", "--vocab", out / "vocab.tsv", "--out", table, "--method", init_table])
-    per_round = schedule if model == "lightrnn" else [sum(schedule)]  # peers: the same total epochs
+    per_round = schedule if model == "lightrnn" else [round(sum(schedule), 9)]  # peers: the same total epochs
     n_rounds = len(per_round)
     for r, ep in enumerate(per_round):
         ck = d / f"checkpoint_{r}.pt"
@@ -128,7 +128,8 @@ def main() -> None:
     p.add_argument("--arms", nargs="+", default=["bootstrap", "fixed", "full", "adaptive", "slim"])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=2, help="epochs per round")
-    p.add_argument("--schedule", help="epochs of each LightRNN round, e.g. 1,1,4 (overrides --rounds/--epochs)")
+    p.add_argument("--schedule", help="epochs of each LightRNN round, e.g. 1,1,4 or 0.25,0.75,1,1,1,2 "
+                                      "(overrides --rounds/--epochs)")
     p.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (every arm)")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout (every arm; Zaremba's small model has none)")
     p.add_argument("--slim-parts", type=int, default=4, help="Slim: K")
@@ -158,7 +159,8 @@ def main() -> None:
               "--seed", a.seed]
     spec = {"bootstrap": ("lightrnn", True), "fixed": ("lightrnn", False), "full": ("full", False),
             "adaptive": ("adaptive", False), "slim": ("slim", False)}
-    schedule = [int(x) for x in a.schedule.split(",")] if a.schedule else [a.epochs] * a.rounds
+    # A round may be a fraction of an epoch (0.25,0.75,...: reallocate early from a random table).
+    schedule = [float(x) if "." in x else int(x) for x in a.schedule.split(",")] if a.schedule else [a.epochs] * a.rounds
     results = []
     for name in a.arms:
         extra = ["--slim-parts", a.slim_parts, "--slim-pool", a.slim_pool] if name == "slim" else []

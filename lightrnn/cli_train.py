@@ -23,7 +23,9 @@ bit-identical (on CPU) to an uninterrupted run.
 
 Model flags set the architecture of round 0. With --init-from the architecture is the saved one:
 model flags may be repeated but must then equal the saved values (a differing one is an error).
-The vocabulary must be the one the previous round was trained with.
+The vocabulary must be the one the previous round was trained with. --epochs may be a
+fraction: a round of 0.25 epochs ends a quarter into the data and the next round goes on from
+there (a short first round from a random table, then a reallocation: README).
 
 example:
   lightrnn train --vocab vocab.tsv --train train.npy --valid valid.npy --table table_0.npz \\
@@ -42,7 +44,7 @@ example:
 # TrainConfig fields that may differ between an interrupted run and its resumption.
 _OPERATIONAL = {"max_steps", "checkpoint_every", "log_interval", "num_threads", "device"}
 
-METRIC_FIELDS = ["round", "epoch", "step", "lr", "train_loss", "train_ppl", "valid_loss",
+METRIC_FIELDS = ["round", "epoch", "epoch_fraction", "step", "lr", "train_loss", "train_ppl", "valid_loss",
                  "valid_ppl", "tokens_per_s", "elapsed_s"]
 
 
@@ -108,7 +110,8 @@ def run_train(args) -> int:
     from lightrnn import checkpoint as ck
     from lightrnn.factory import build_model
     from lightrnn.table import TableError, WordTable
-    from lightrnn.train import TrainConfig, TrainState, make_optimizer, resolve_device, seed_everything, train
+    from lightrnn.train import (TrainConfig, TrainState, epoch_batches, make_optimizer, resolve_device,
+                                round_finished, seed_everything, train)
 
     vocab, train_tokens, valid_tokens = _load_inputs(args)
     vocab_words = list(vocab.words)
@@ -218,6 +221,8 @@ def run_train(args) -> int:
         state = TrainState(round=args.round, lr=train_cfg.lr)
         if train_cfg.carry_lr:
             state.epoch = state.round_start_epoch = int(p["epoch"])
+            # After a fractional round (e.g. 0.25 epochs) go on from where it stopped in the data.
+            state.batch = state.round_start_batch = int(p.get("batch", 0))
             state.lr = float(p["lr"])
             # The plateau rule compares validation losses measured under one word table. A new
             # table (a reallocation) makes a round's first epoch worse than the previous round's
@@ -260,7 +265,7 @@ def run_train(args) -> int:
 
     state = train(model, train_tokens, valid_tokens, train_cfg, state, optimizer, hidden=hidden,
                   on_checkpoint=on_checkpoint, on_epoch=on_epoch, log=log)
-    if state.epoch < state.round_start_epoch + train_cfg.epochs:
+    if not round_finished(state, train_cfg, epoch_batches(len(train_tokens), train_cfg.batch_size, train_cfg.bptt)):
         # Stopped by --max-steps: save where we are, as an interruption would, and do not
         # write OUT (the round is not finished). Running the same command again resumes.
         save_snapshot(partial, state, getattr(state, "last_hidden", None))

@@ -55,6 +55,10 @@ def read_metrics(paths: Sequence[str | os.PathLike]) -> list[dict]:
                 raise ReportError(f"{p}: metrics file lacks columns {missing}")
             for line, r in enumerate(reader, start=2):
                 row = {c: _number(r[c], int, p, line, c) for c in INT_COLUMNS}
+                # Part of the epoch the row covers (< 1 where a fractional round ended inside
+                # it); files written before the column existed hold whole epochs only.
+                frac = r.get("epoch_fraction")
+                row["epoch_fraction"] = 1.0 if frac in (None, "") else _number(frac, float, p, line, "epoch_fraction")
                 row.update({c: _number(r[c], float, p, line, c) for c in FLOAT_COLUMNS + TIMING_COLUMNS})
                 rows.append(row)
     return rows
@@ -95,11 +99,11 @@ def build_summary(metrics, reallocs, evals, benchmarks: Sequence[str | os.PathLi
         "params_total": last.get("params_total"),
         "params_embed_output": last.get("params_embed_output"),
         "rounds": len({r["round"] for r in rows}),
-        "epochs_total": len(rows),
+        "epochs_total": round(sum(r["epoch_fraction"] for r in rows), 6),
         "valid_ppl": ev.get("valid", {}).get("ppl"),
         "test_ppl": ev.get("test", {}).get("ppl"),
         "test_tokens": ev.get("test", {}).get("tokens"),
-        "epochs": [{k: r[k] for k in INT_COLUMNS + FLOAT_COLUMNS} for r in rows],
+        "epochs": [{k: r[k] for k in INT_COLUMNS + ("epoch_fraction",) + FLOAT_COLUMNS} for r in rows],
         # reallocation after training round `after_round` wrote the table of round after_round + 1
         "reallocations": [{"after_round": int(x["round"]), "words_moved": int(x["words_moved"]),
                            "objective_old_per_token": x["objective_old_per_token"],
@@ -139,12 +143,18 @@ def summary_markdown(summary: dict) -> str:
                          f"{x['certified']} | {_fmt(s, '.2f')} |")
         lines.append("")
     lines += ["| round | epoch | lr | train ppl | valid ppl |", "|---|---|---|---|---|"]
-    lines += [f"| {r['round']} | {r['epoch']} | {r['lr']:.4g} | {_fmt(r['train_ppl'], '.2f')} | "
+    lines += [f"| {r['round']} | {_epoch_label(r)} | {r['lr']:.4g} | {_fmt(r['train_ppl'], '.2f')} | "
               f"{_fmt(r['valid_ppl'], '.2f')} |" for r in summary["epochs"]]
     if t.get("job_seconds"):
         lines += ["", "| job | wall seconds |", "|---|---|"]
         lines += [f"| {k} | {v:.1f} |" for k, v in sorted(t["job_seconds"].items())]
     return "\n".join(lines) + "\n"
+
+
+def _epoch_label(row: dict) -> str:
+    """The epoch number, with the part of it trained when a fractional round ended inside it."""
+    f = row["epoch_fraction"]
+    return str(row["epoch"]) if f >= 1 else f"{row['epoch']} ({f:.3g})"
 
 
 def _save(fig, path) -> None:
@@ -154,14 +164,16 @@ def _save(fig, path) -> None:
 
 def _perplexity_plot(summary: dict, path) -> None:
     import matplotlib.pyplot as plt
+    import numpy as np
 
     rows = summary["epochs"]
+    done = np.cumsum([r["epoch_fraction"] for r in rows])  # epochs trained at each row's end
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for rnd in sorted({r["round"] for r in rows}):
-        rr = [r for r in rows if r["round"] == rnd]
-        ax.plot([r["epoch"] for r in rr], [r["valid_ppl"] for r in rr], "o-", label=f"round {rnd} valid")
-        ax.plot([r["epoch"] for r in rr], [r["train_ppl"] for r in rr], "x--", alpha=0.6, label=f"round {rnd} train")
-    ax.set_xlabel("epoch (counted across rounds)")
+        idx = [k for k, r in enumerate(rows) if r["round"] == rnd]
+        ax.plot(done[idx], [rows[k]["valid_ppl"] for k in idx], "o-", label=f"round {rnd} valid")
+        ax.plot(done[idx], [rows[k]["train_ppl"] for k in idx], "x--", alpha=0.6, label=f"round {rnd} train")
+    ax.set_xlabel("epochs trained (counted across rounds)")
     ax.set_ylabel("perplexity")
     ax.set_yscale("log")
     ax.legend(fontsize=7)

@@ -22,14 +22,14 @@ from lightrnn.config import DictConfig
 from torch import Tensor, nn
 
 __all__ = ["TrainConfig", "TrainState", "batchify", "evaluate", "train", "resolve_device", "make_optimizer",
-           "seed_everything"]
+           "seed_everything", "epoch_batches", "round_end", "round_finished"]
 
 
 @dataclass
 class TrainConfig(DictConfig):
     batch_size: int = 20  # B: parallel streams of the training text
     bptt: int = 35  # T: truncated back-propagation length (tokens per batch per stream)
-    epochs: int = 1  # epochs in this run (one bootstrap round)
+    epochs: float = 1.0  # epochs in this run (one bootstrap round); a fraction ends it mid-epoch, e.g. 0.25
     optimizer: str = "sgd"  # sgd | adam (the published LightRNN code uses Adam)
     lr: float = 1.0  # initial learning rate (ignored when carry_lr takes the previous round's)
     lr_decay: float = 0.5  # factor applied to the learning rate when it decays
@@ -44,7 +44,7 @@ class TrainConfig(DictConfig):
     eval_batch_size: int = 10  # streams used for validation / test perplexity
     max_steps: int = 0  # stop after this many steps in this run (0 = no limit; for tests and smoke runs)
     reset_optimizer: bool = True  # fresh optimizer each round (published code); False carries its state
-    carry_lr: bool = True  # start a round from the previous round's lr and epoch counter
+    carry_lr: bool = True  # start a round from the previous round's lr, epoch counter and place in the data
     num_threads: int = 0  # torch CPU threads (0 = torch's default)
 
     def __post_init__(self) -> None:
@@ -68,6 +68,7 @@ class TrainState:
     round: int = 0  # bootstrap round of this run
     epoch: int = 0  # completed epochs, counted across rounds when carry_lr
     round_start_epoch: int = 0  # value of `epoch` when this round started; the round ends cfg.epochs later
+    round_start_batch: int = 0  # batch inside that epoch where it started (after a fractional round)
     batch: int = 0  # next batch index inside the current epoch (mid-epoch resume)
     step: int = 0  # optimizer steps taken in this run
     lr: float = 1.0  # current learning rate
@@ -112,6 +113,32 @@ def batchify(tokens: np.ndarray, batch_size: int) -> Tensor:
         raise ValueError(f"{len(tokens)} tokens cannot fill {batch_size} streams")
     streams = np.asarray(tokens[:rows * batch_size]).reshape(batch_size, rows)  # (B, N/B), a view
     return torch.from_numpy(np.ascontiguousarray(streams.T, dtype=np.int64))  # (N/B, B)
+
+
+def epoch_batches(n_tokens: int, batch_size: int, bptt: int) -> int:
+    """Training batches in one epoch of ``n_tokens`` tokens (the last may be shorter than ``bptt``)."""
+    return len(range(0, n_tokens // batch_size - 1, bptt))
+
+
+def round_end(state: "TrainState", cfg: TrainConfig, n_batches: int) -> int:
+    """Where the current round stops, in batches counted from the start of epoch 0.
+
+    ``cfg.epochs`` may be a fraction: the round then ends inside an epoch and the next round
+    (same ``epoch``/``batch`` carried, see ``TrainConfig.carry_lr``) goes on from there. An end
+    one batch off an epoch boundary is put on it: schedules like 0.25 + 0.75 epochs must not
+    leave a one-batch sliver to the next round because each fraction was rounded on its own.
+    """
+    start = state.round_start_epoch * n_batches + state.round_start_batch
+    end = start + round(cfg.epochs * n_batches)
+    boundary = round(end / n_batches) * n_batches
+    if end != start and abs(end - boundary) <= 1 and boundary > start:
+        end = boundary
+    return end
+
+
+def round_finished(state: "TrainState", cfg: TrainConfig, n_batches: int) -> bool:
+    """True once ``state`` is at (or past) the end of its round."""
+    return state.epoch * n_batches + state.batch >= round_end(state, cfg, n_batches)
 
 
 def seed_everything(seed: int, device: torch.device | None = None) -> None:
@@ -218,18 +245,22 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
     if state.batch > n_batches:
         raise ValueError(f"resume position batch {state.batch} is past the {n_batches} batches of an epoch "
                          "(was the checkpoint written for other data or batch size?)")
+    if cfg.epochs > 0 and round(cfg.epochs * n_batches) == 0:
+        raise ValueError(f"epochs {cfg.epochs} is less than one batch of the {n_batches} batches of an epoch")
+    end = round_end(state, cfg, n_batches)
     _set_lr(optimizer, state.lr)
     steps_this_call = 0
-    while state.epoch < state.round_start_epoch + cfg.epochs:
+    while state.epoch * n_batches + state.batch < end:
         model.train()
         if state.batch == 0 or hidden is None:
             if state.batch == 0:
                 state.epoch_loss_sum, state.epoch_tokens, state.epoch_time = 0.0, 0, 0.0
             hidden = core.init_hidden(cfg.batch_size)
+        stop = min(n_batches, end - state.epoch * n_batches)  # this epoch's last batch in this round
         bar = _progress(n_batches, state.batch)
         log_loss, log_tokens, log_t0 = 0.0, 0, time.perf_counter()
         t_epoch0 = time.perf_counter() - state.epoch_time
-        while state.batch < n_batches:
+        while state.batch < stop:
             i = starts[state.batch]
             n = min(cfg.bptt, data.size(0) - 1 - i)
             hidden = _detach(hidden)
@@ -266,10 +297,14 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
                 break
         if bar is not None:
             bar.close()
-        if state.batch < n_batches:  # stopped by max_steps inside the epoch
+        if state.batch < stop:  # stopped by max_steps inside the epoch
             state.last_hidden = _detach(hidden)  # not a field: handed to the caller only
             return state
-        _finish_epoch(model, valid_tokens, cfg, state, optimizer, device, log)
+        _finish_epoch(model, valid_tokens, cfg, state, optimizer, device, log, n_batches)
+        if state.batch > 0:  # a fractional round ended inside the epoch
+            if on_epoch is not None:
+                on_epoch(state)
+            break
         hidden = None
         if on_epoch is not None:
             on_epoch(state)
@@ -278,23 +313,34 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
     return state
 
 
-def _finish_epoch(model, valid_tokens, cfg, state, optimizer, device, log) -> None:
+def _finish_epoch(model, valid_tokens, cfg, state, optimizer, device, log, n_batches) -> None:
+    """Validate and log the epoch (or the part of it this round trained), then step the lr schedule.
+
+    A fractional round that ends inside the epoch leaves ``state.epoch``/``state.batch`` where it
+    stopped and the learning rate as it is: the next round (another table) goes on from there.
+    """
+    first = state.round_start_batch if state.epoch == state.round_start_epoch else 0
+    partial = state.batch < n_batches
     train_loss = state.epoch_loss_sum / max(1, state.epoch_tokens)
     tok_s = state.epoch_tokens / max(state.epoch_time, 1e-9)
-    row = {"round": state.round, "epoch": state.epoch + 1, "step": state.step, "lr": state.lr,
+    row = {"round": state.round, "epoch": state.epoch + 1, "epoch_fraction": round((state.batch - first) / n_batches, 6),
+           "step": state.step, "lr": state.lr,
            "train_loss": train_loss, "train_ppl": math.exp(min(train_loss, 50)),
            "valid_loss": float("nan"), "valid_ppl": float("nan"),
            "tokens_per_s": tok_s, "elapsed_s": state.epoch_time}
+    part = f" ({row['epoch_fraction']:.3g} of it)" if row["epoch_fraction"] < 1 else ""
     if valid_tokens is not None:
         v = evaluate(model, valid_tokens, cfg.eval_batch_size, cfg.bptt, device)
         row["valid_loss"], row["valid_ppl"] = v["loss"], v["ppl"]
-        log(f"| end of round {state.round} epoch {state.epoch + 1} | time {state.epoch_time:6.1f}s "
+        log(f"| end of round {state.round} epoch {state.epoch + 1}{part} | time {state.epoch_time:6.1f}s "
             f"| tok/s {tok_s:8.0f} | train ppl {row['train_ppl']:8.2f} | valid ppl {v['ppl']:8.2f}")
         improved = v["loss"] < state.best_valid
         state.best_valid = min(state.best_valid, v["loss"])
     else:
         improved = True
     state.metrics.append(row)
+    if partial:
+        return
     state.epoch += 1
     state.batch = 0
     # Learning-rate schedule for the next epoch.

@@ -208,15 +208,18 @@ def test_schema_error_names_the_key(tmp_path):
 
 
 def test_epochs_per_round_schedule(tmp_path):
-    """`train.epochs` as a list gives each round its own count; a list whose length is not
-    `rounds` is an error that says so."""
+    """`train.epochs` as a list gives each round its own count, fractions included (a round of
+    1.5 epochs ends half-way through epoch 2 and the next goes on from there); a list whose
+    length is not `rounds` is an error that says so."""
     path = tmp_path / "sched.yaml"
-    path.write_text(yaml.safe_dump({"rounds": 2, "train": {"epochs": [2, 1]}}))
+    path.write_text(yaml.safe_dump({"rounds": 2, "train": {"epochs": [1.5, 0.5]}}))
     out = smk(tmp_path, "--cores", "2", str(Path("results-tiny") / "train" / "metrics_1.csv"), configs=(TINY, path))
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    epochs = [[int(r["epoch"]) for r in csv.DictReader(open(tmp_path / "results-tiny" / "train" / f"metrics_{i}.csv"))]
-              for i in (0, 1)]
-    assert epochs == [[1, 2], [3]]  # epochs are counted across rounds
+    rows = [list(csv.DictReader(open(tmp_path / "results-tiny" / "train" / f"metrics_{i}.csv"))) for i in (0, 1)]
+    assert [[int(r["epoch"]) for r in rr] for rr in rows] == [[1, 2], [2]]  # counted across rounds
+    fractions = [[float(r["epoch_fraction"]) for r in rr] for rr in rows]
+    assert fractions[0][0] == 1 and fractions[0][1] + fractions[1][0] == pytest.approx(1.0)
+    assert 0.3 < fractions[1][0] < 0.7
     path.write_text(yaml.safe_dump({"rounds": 3, "train": {"epochs": [1, 2]}}))
     out = smk(tmp_path, "-n", configs=(TINY, path))
     assert out.returncode != 0 and "lists 2 rounds but rounds is 3" in out.stdout + out.stderr, out.stderr[-2000:]
@@ -260,13 +263,19 @@ def test_report_summary_from_files_and_bad_metrics(tmp_path):
     s = build_summary([tmp_path / "m0.csv", tmp_path / "m1.csv"], [tmp_path / "r1.json"],
                       [tmp_path / "valid.json", tmp_path / "test.json"])
     assert s["test_ppl"] == 160.0 and s["valid_ppl"] == 150.0 and s["rounds"] == 2
-    assert s["epochs"][1] == {"round": 1, "epoch": 2, "step": 10, "lr": 0.01, "train_loss": 5.0,
-                              "train_ppl": 148.4, "valid_loss": 5.0, "valid_ppl": 148.4}
+    assert s["epochs"][1] == {"round": 1, "epoch": 2, "epoch_fraction": 1.0, "step": 10, "lr": 0.01,
+                              "train_loss": 5.0, "train_ppl": 148.4, "valid_loss": 5.0, "valid_ppl": 148.4}
+    assert s["epochs_total"] == 2  # files without epoch_fraction (older runs) hold whole epochs
     assert s["reallocations"] == [{"after_round": 0, "words_moved": 7, "objective_old_per_token": 6.0,
                                    "objective_new_per_token": 5.5, "certified": True}]
     assert s["timing"]["train_tokens_per_s"] == 1500 and s["timing"]["train_epoch_seconds"] == 4.0
     md = summary_markdown(s)
     assert "| lightrnn | 1,000 | 100 | 150.00 | 160.00 | 1,500 |" in md and "after round 0" in md
+    # a fractional round: the row says which part of the epoch it trained
+    (tmp_path / "f.csv").write_text(header.replace("epoch,", "epoch,epoch_fraction,") +
+                                    "0,1,0.25,10,0.01,6.0,403.4,5.5,244.7,1000,2.5\n")
+    f = build_summary([tmp_path / "f.csv", tmp_path / "m1.csv"], [], [])
+    assert f["epochs_total"] == 1.25 and "| 0 | 1 (0.25) | 0.01 |" in summary_markdown(f)
     (tmp_path / "bad.csv").write_text(header + "0,1,10,0.01,six,403.4,5.5,244.7,1000,2.5\n")
     with pytest.raises(ReportError, match=r"bad.csv, line 2: column 'train_loss'"):
         build_summary([tmp_path / "bad.csv"], [], [])

@@ -13,7 +13,8 @@ from lightrnn.cli import main
 from lightrnn.config import ModelConfig
 from lightrnn.factory import build_model
 from lightrnn.table import WordTable
-from lightrnn.train import TrainConfig, TrainState, batchify, evaluate, make_optimizer, train
+from lightrnn.train import (TrainConfig, TrainState, batchify, epoch_batches, evaluate, make_optimizer, round_end,
+                            train)
 
 SMALL = ["--emb-dim", "16", "--hidden-dim", "16", "--num-layers", "2", "--batch-size", "4", "--bptt", "8",
          "--num-threads", "1", "--log-interval", "0"]
@@ -250,3 +251,50 @@ def test_resume_refuses_another_table_and_bad_inputs(tiny_encoded, tmp_path, cap
     assert main(["evaluate", "--checkpoint", str(out), "--data", str(tmp_path / "short.npy"),
                  "--batch-size", "4"]) == 2
     assert main(["evaluate", "--checkpoint", str(out), "--data", str(tmp_path / "missing.npy")]) == 2
+
+
+def test_round_end_of_fractional_rounds():
+    """Fractions of an epoch end a round inside it; the next round ends where the schedule says,
+    and rounding each fraction on its own never leaves a one-batch sliver before an epoch end."""
+    def end(start_epoch, start_batch, epochs, nb):
+        st = TrainState(epoch=start_epoch, round_start_epoch=start_epoch, batch=start_batch,
+                        round_start_batch=start_batch)
+        return round_end(st, TrainConfig(epochs=epochs), nb)
+
+    assert end(0, 0, 0.25, 1328) == 332 and end(0, 332, 0.75, 1328) == 1328
+    assert end(1, 0, 2, 1328) == 3 * 1328
+    for nb in range(8, 400):  # 0.25 + 0.75 and 0.125 + 0.125 + 0.25 + 0.5 end on epoch 1 exactly
+        a = end(0, 0, 0.25, nb)
+        assert end(0, a, 0.75, nb) == nb
+        b = end(0, 0, 0.125, nb)
+        c = end(0, b, 0.125, nb)
+        assert end(0, end(0, c, 0.25, nb), 0.5, nb) == nb
+    assert epoch_batches(23 * 35 * 4, 4, 35) == 23  # the last batch is one token short
+
+
+def test_fractional_rounds_go_on_in_the_data(tiny_encoded):
+    """A 0.25-epoch round stops a quarter into the data; the next round (--init-from) trains
+    the remaining 0.75 and ends the epoch; the metrics say which part of the epoch each row is."""
+    d = tiny_encoded["dir"]
+    common = ["--optimizer", "adam", "--lr", "0.01", "--batch-size", "4", "--bptt", "8", "--log-interval", "0"]
+    assert cli_train(tiny_encoded, d / "f0.pt", *common, "--epochs", "0.25", "--metrics", str(d / "f0.csv")) == 0
+    nb = epoch_batches(len(tiny_encoded["train"]), 4, 8)
+    c0 = ck.load(d / "f0.pt")
+    assert c0["state"]["epoch"] == 0 and c0["state"]["batch"] == round(0.25 * nb) == c0["state"]["step"]
+    r0 = list(csv.DictReader(open(d / "f0.csv")))
+    assert len(r0) == 1 and r0[0]["epoch"] == "1" and float(r0[0]["epoch_fraction"]) == pytest.approx(0.25, abs=1 / nb)
+    assert float(r0[0]["valid_ppl"]) > 1
+    assert main(["train", "--vocab", str(tiny_encoded["vocab_path"]), "--train", str(tiny_encoded["train_path"]),
+                 "--valid", str(tiny_encoded["valid_path"]), "--init-from", str(d / "f0.pt"), "--round", "1",
+                 "--out", str(d / "f1.pt"), "--metrics", str(d / "f1.csv"), "--epochs", "0.75", *common]) == 0
+    c1 = ck.load(d / "f1.pt")
+    assert c1["state"]["epoch"] == 1 and c1["state"]["batch"] == 0
+    assert c0["state"]["step"] + c1["state"]["step"] == nb  # together exactly one epoch of batches
+    r1 = list(csv.DictReader(open(d / "f1.csv")))
+    assert len(r1) == 1 and r1[0]["epoch"] == "1"
+    assert float(r0[0]["epoch_fraction"]) + float(r1[0]["epoch_fraction"]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="less than one batch"):
+        m = build_model(ModelConfig(vocab_size=len(tiny_encoded["vocab"]), emb_dim=8, hidden_dim=8, num_layers=1),
+                        WordTable.random(len(tiny_encoded["vocab"]), 0))
+        tc = TrainConfig(batch_size=4, bptt=8, epochs=1e-6)
+        train(m, tiny_encoded["train"], None, tc, TrainState(), make_optimizer(m, tc, tc.lr), log=lambda s: None)
