@@ -114,6 +114,7 @@ py::dict solve_table_t(CArray<T> Lr, CArray<T> Lc, py::object current_rows, py::
     d["augmentations"] = res.augmentations;
     d["auction_bids"] = res.auction_bids;
     d["method"] = res.method;
+    d["greedy_seeded"] = res.greedy_seeded;
     d["time_candidates"] = res.time_candidates;
     d["time_solve"] = res.time_solve;
     d["time_pricing"] = res.time_pricing;

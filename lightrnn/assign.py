@@ -193,6 +193,7 @@ class TableSolution:
     pricing_rounds: int  # sparse solves (column-generation rounds)
     arcs: int  # word-cell pairs in the final candidate graph
     method: str  # algorithm of the first sparse solve
+    greedy_seeded: bool  # the words' k x k candidates crowded fewer cells than words: greedy cells added
     times: dict  # seconds: candidates, solve, pricing, total
 
     @property
@@ -287,6 +288,6 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         rows=np.asarray(d["rows"]), cols=np.asarray(d["cols"]), objective=float(d["objective"]),
         current_objective=float(d["current_objective"]), lower_bound=float(d["lower_bound"]),
         certified=bool(d["certified"]), pricing_rounds=int(d["pricing_rounds"]), arcs=int(d["arcs"]),
-        method=str(d["method"]),
+        method=str(d["method"]), greedy_seeded=bool(d["greedy_seeded"]),
         times={"candidates": d["time_candidates"], "solve": d["time_solve"],
                "pricing": d["time_pricing"], "total": total})

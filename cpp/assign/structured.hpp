@@ -45,6 +45,7 @@ struct TableOptions {
                                       // 8 -> 6 rounds, 5.7 -> 4.6 s CPU; real PTB losses: no gain)
     double rel_tol = 1e-12;        // a cell prices out if it beats u_w by more than rel_tol*(|u_w|+1)
     TableMethod method = TableMethod::Auto;
+    bool greedy_seed = true;       // seed the candidates with a greedy table when they crowd few cells
 };
 
 struct TableResult {
@@ -58,6 +59,7 @@ struct TableResult {
     int64_t augmentations = 0;
     int64_t auction_bids = 0;
     std::string method;               // algorithm used for the first sparse solve
+    bool greedy_seeded = false;       // the candidates crowded fewer cells than words: greedy cells added
     double time_candidates = 0.0, time_solve = 0.0, time_pricing = 0.0;  // seconds
 };
 
