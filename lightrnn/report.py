@@ -169,10 +169,12 @@ def _perplexity_plot(summary: dict, path) -> None:
     rows = summary["epochs"]
     done = np.cumsum([r["epoch_fraction"] for r in rows])  # epochs trained at each row's end
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for rnd in sorted({r["round"] for r in rows}):
-        idx = [k for k, r in enumerate(rows) if r["round"] == rnd]
-        ax.plot(done[idx], [rows[k]["valid_ppl"] for k in idx], "o-", label=f"round {rnd} valid")
-        ax.plot(done[idx], [rows[k]["train_ppl"] for k in idx], "x--", alpha=0.6, label=f"round {rnd} train")
+    ax.plot(done, [r["valid_ppl"] for r in rows], "o-", label="valid")
+    ax.plot(done, [r["train_ppl"] for r in rows], "x--", alpha=0.6, label="train (mean over the part trained)")
+    # A dotted line where each new round (a new table) starts: one legend entry for all of them.
+    starts = [done[k - 1] for k in range(1, len(rows)) if rows[k]["round"] != rows[k - 1]["round"]]
+    for n, x in enumerate(starts):
+        ax.axvline(x, color="grey", linestyle=":", linewidth=0.8, label="reallocation" if n == 0 else None)
     ax.set_xlabel("epochs trained (counted across rounds)")
     ax.set_ylabel("perplexity")
     ax.set_yscale("log")
