@@ -15,7 +15,17 @@ SMALL = ["--emb-dim", "16", "--hidden-dim", "16", "--num-layers", "1", "--bptt",
          "--log-interval", "0", "--optimizer", "sgd", "--lr", "0.5", "--seed", "3", "--device", "cpu"]
 
 
-def torchrun(nproc, *argv, port):
+def free_port() -> int:
+    """A port nothing listens on now (a fixed one collided when another run held it)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(nproc, *argv, port=None):
+    port = port or free_port()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
            "127.0.0.1", "--master_port", str(port), "-m", "lightrnn", *map(str, argv)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -40,7 +50,7 @@ def test_two_ranks_equal_one_process_with_the_same_global_batch(tiny_encoded, ta
     one = tmp_path / "one.pt"
     assert main([str(a) for a in train_args(tiny_encoded, table, one, 4)]) == 0
     two = tmp_path / "two.pt"
-    r = torchrun(2, *train_args(tiny_encoded, table, two, 2), port=29517)
+    r = torchrun(2, *train_args(tiny_encoded, table, two, 2))
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     a, b = ck.load(one)["model"], ck.load(two)["model"]
     for k in a:
@@ -63,7 +73,7 @@ def test_distributed_reallocation_losses_equal_single_process(tiny_encoded, tabl
     model = ck.build_model_from_checkpoint(ck.load(ckpt))
     parts = [accumulate_losses(model, tokens[i * n:(i + 1) * n], batch_size=2) for i in (0, 1)]
     r = torchrun(2, "realloc", *common, "--out-table", tmp_path / "t2.npz", "--report", rep2,
-                 "--losses", tmp_path / "l2.npz", port=29518)
+                 "--losses", tmp_path / "l2.npz")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     z = np.load(tmp_path / "l2.npz")
     assert np.allclose(z["L_r"], parts[0]["L_r"] + parts[1]["L_r"], rtol=1e-10, atol=1e-8)
@@ -76,7 +86,7 @@ def test_distributed_reallocation_losses_equal_single_process(tiny_encoded, tabl
 def test_killed_two_rank_run_resumes_with_one_process(tiny_encoded, table, tmp_path):
     out = tmp_path / "k.pt"
     args = train_args(tiny_encoded, table, out, 2) + ["--epochs", "2", "--checkpoint-every", "3", "--max-steps", "7"]
-    r = torchrun(2, *args, port=29519)
+    r = torchrun(2, *args)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     partial = tmp_path / "k.pt.partial"
     assert partial.exists() and not out.exists()
