@@ -214,7 +214,10 @@ def test_ctrl_c_interrupts_a_long_solve():
     from pathlib import Path
 
     code = (
-        "import sys, time, numpy as np\n"
+        "import signal, sys, time, numpy as np\n"
+        # A runner started in the background by a non-interactive shell hands its children
+        # SIGINT ignored (Python then keeps it ignored): put Python's own handler back.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from lightrnn.assign import solve_table\n"
         "rng = np.random.default_rng(0)\n"
         "V = 65536\n"
