@@ -207,7 +207,7 @@ def main() -> None:
     ap.add_argument("--solvers", default=",".join(SOLVERS))
     ap.add_argument("--dense-limit-gb", type=float, default=2.5, help="skip dense peers whose float64 matrix is larger")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--k", type=int, default=4, help="candidate rows/columns per word")
+    ap.add_argument("--k", type=int, default=5, help="candidate rows/columns per word")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "float64"])
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per solver run")

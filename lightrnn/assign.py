@@ -226,7 +226,7 @@ def _current_cells(current: Any, V: int, R: int, C: int) -> tuple[np.ndarray, np
     return np.ascontiguousarray(r, dtype=np.int32), np.ascontiguousarray(c, dtype=np.int32)
 
 
-def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int = 4,
+def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int = 5,
                 max_rounds: int = 500, max_add_per_word: int = 8, threads: int = 0,
                 method: str = "auto", rel_tol: float = 1e-12) -> TableSolution:
     """Exact LightRNN reallocation: the one-to-one map of V words into R x C cells that minimises

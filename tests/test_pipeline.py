@@ -150,7 +150,7 @@ def test_incremental_reruns(tiny_runs):
     workdir, wf = tiny_runs[0].parent, tiny_runs[3]
     assert planned_jobs(workdir, root=wf) == {}
     downstream_of_realloc = {"realloc", "train_round", "evaluate", "summarize", "all"}
-    assert set(planned_jobs(workdir, {"realloc": {"candidates": 5}}, root=wf)) == downstream_of_realloc
+    assert set(planned_jobs(workdir, {"realloc": {"candidates": 6}}, root=wf)) == downstream_of_realloc
     assert set(planned_jobs(workdir, {"train": {"lr": 0.02}}, root=wf)) == {"train_round0"} | downstream_of_realloc
     assert set(planned_jobs(workdir, {"model": {"hidden_dim": 16}}, root=wf)) == {"train_round0"} | downstream_of_realloc
     assert set(planned_jobs(workdir, {"init_table": {"seed": 2}}, root=wf)) == {"init_table", "train_round0"} | downstream_of_realloc

@@ -76,7 +76,9 @@ LapState row_reduction_start(const CsrGraph& g);
 // problems keep every price but those of columns still free after the row reduction, which
 // drop to the least dual-feasible value, so a warm start after adding arcs re-searches only
 // the rows whose new arcs undercut their match.  Throws Infeasible.
-void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted);
+// arr_min_free: run the augmenting row reduction first only when at least this fraction of the
+// rows is free (0: always); the rest go straight to the shortest-path searches.
+void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free = 0.0);
 
 // Exact solve by shortest augmenting paths from a row-reduction start.
 LapState solve_ssp(const CsrGraph& g, const InterruptFn& interrupted);
