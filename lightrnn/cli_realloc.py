@@ -27,7 +27,8 @@ def register(sub) -> None:
     p.add_argument("--losses", help="also write L_r, L_c and the token count (.npz)")
     p.add_argument("--batch-size", type=int, default=64, help="parallel streams in the pass (default: 64)")
     p.add_argument("--bptt", type=int, default=35, help="tokens per batch per stream (default: 35)")
-    p.add_argument("--candidates", type=int, default=5, help="solver: candidate rows/cols per word (default: 5)")
+    p.add_argument("--candidates", type=int, default=0,
+                   help="solver: candidate rows/cols per word; 0 = automatic, 4 below 65,536 words, else 5 (default: 0)")
     p.add_argument("--method", choices=("auto", "auction", "ssp"), default="auto", help="solver algorithm")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     p.add_argument("--num-threads", type=int, default=0,

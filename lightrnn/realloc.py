@@ -97,7 +97,7 @@ def predicted_nll(L_r: np.ndarray, L_c: np.ndarray, table: WordTable) -> float:
 
 
 def reallocate(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
-               device: torch.device | str | None = None, k: int = 5, method: str = "auto",
+               device: torch.device | str | None = None, k: int = 0, method: str = "auto",
                losses: dict[str, Any] | None = None, rescore: bool = False,
                threads: int = 0) -> tuple[WordTable, dict[str, Any]]:
     """Accumulate the loss matrices (unless given) and solve for the new table.
