@@ -54,6 +54,8 @@ def run_realloc(args) -> int:
 
     if args.num_threads < 0:
         raise UserError(f"--num-threads must be >= 0, got {args.num_threads}")
+    if args.candidates < 0:
+        raise UserError(f"--candidates must be >= 0 (0 = automatic), got {args.candidates}")
     if args.num_threads:
         import torch
 

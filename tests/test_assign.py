@@ -263,3 +263,12 @@ def test_solve_table_against_networkx(method):
         assert sol.certified
         assert full[np.arange(V), cells].sum() == pytest.approx(ref, rel=1e-12, abs=1e-9)
         assert sol.objective == pytest.approx(ref, rel=1e-12, abs=1e-9)
+
+
+def test_solve_table_k_zero_is_automatic_and_negative_k_is_refused():
+    L_r, L_c, R, C = lightrnn_problem(2500, seed=9)  # not small enough for the all-cells mode
+    auto, four, five = (solve_table(L_r, L_c, k=k) for k in (0, 4, 5))  # 2,500 words: automatic k is 4
+    assert auto.objective == pytest.approx(four.objective, rel=1e-12) == five.objective
+    assert auto.arcs == four.arcs != five.arcs
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        solve_table(L_r, L_c, k=-1)

@@ -236,6 +236,10 @@ def test_errors(tiny_encoded, tmp_path, capsys):
                  "--out-table", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json"), "--num-threads", "-1"]) == 2
     assert "--num-threads must be >= 0, got -1" in capsys.readouterr().err
     assert not (tmp_path / "t.npz").exists()
+    assert main(["realloc", "--checkpoint", str(tmp_path / "lightrnn.pt"), "--train", str(tiny_encoded["train_path"]),
+                 "--out-table", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json"), "--candidates", "-2"]) == 2
+    assert "--candidates must be >= 0 (0 = automatic), got -2" in capsys.readouterr().err
+    assert not (tmp_path / "t.npz").exists()
 
 
 def _train_cli(enc, out, *extra):
