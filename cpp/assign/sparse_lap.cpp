@@ -294,8 +294,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     // without it 6.6 s -> 45 s); with few free rows it leaves the hard ones on exact ties, whose
     // searches then cross long tight plateaus (synthetic V = 262,144, round 1: 14,529 free ->
     // 1,904 left, 22.3M columns scanned, 15.1 s; searches alone: 16.3M, 10.7 s).
-    if (static_cast<double>(std::count(st.row_to_col.begin(), st.row_to_col.end(), -1)) >=
-        arr_min_free * static_cast<double>(g.n_rows))
+    if (static_cast<double>(count_free()) >= arr_min_free * static_cast<double>(g.n_rows))
         augmenting_row_reduction(g, st);
     // Freed columns' prices are lowered after the row reduction, for the searches.  (Lowering
     // them before it too looked good on synthetic problems but on real PTB losses, where a warm

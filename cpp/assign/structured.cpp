@@ -56,6 +56,14 @@ void smallest_k(const T* x, int32_t n, int32_t k, std::vector<int32_t>& idx, std
     std::sort(out.begin(), out.end());
 }
 
+// Put `cell` into the sorted list `cw` unless it is there; true if it was added.
+bool insert_sorted(std::vector<int32_t>& cw, int32_t cell) {
+    auto it = std::lower_bound(cw.begin(), cw.end(), cell);
+    if (it != cw.end() && *it == cell) return false;
+    cw.insert(it, cell);
+    return true;
+}
+
 struct Graph {
     std::vector<int64_t> indptr;
     std::vector<int32_t> indices;
@@ -122,6 +130,12 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     const int32_t k_auto = V >= 65536 ? 5 : 4;
     const int32_t k = dense ? std::max(R, C) : std::max<int32_t>(1, opt.k > 0 ? opt.k : k_auto);
 
+    // Each word's fallback cell: its current cell, or cell w without a current table.  The
+    // fallbacks are distinct, so with them a perfect matching always exists.
+    auto fallback_cell = [&](int64_t w) {
+        return current_rows ? current_rows[w] * C + current_cols[w] : static_cast<int32_t>(w);
+    };
+
     // 1. Candidate cells per word.
     double t0 = now();
     const int32_t n_rows = static_cast<int32_t>(n_cells);  // words + dummy words
@@ -142,10 +156,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             cw.reserve(rk.size() * ck.size() + 1);
             for (int32_t i : rk)
                 for (int32_t j : ck) cw.push_back(i * C + j);
-            int32_t fallback = current_rows ? current_rows[w] * C + current_cols[w] : static_cast<int32_t>(w);
-            if (!std::binary_search(cw.begin(), cw.end(), fallback)) {
-                cw.insert(std::upper_bound(cw.begin(), cw.end(), fallback), fallback);
-            }
+            insert_sorted(cw, fallback_cell(w));
         }
     });
     // Greedy seed, for loss matrices where every word prefers the same few rows and columns
@@ -161,7 +172,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         std::vector<uint8_t> covered(n_cells, 0);
         int64_t n_covered = 0;
         for (int64_t w = 0; w < V && n_covered < V; ++w) {
-            const int32_t fallback = current_rows ? current_rows[w] * C + current_cols[w] : static_cast<int32_t>(w);
+            const int32_t fallback = fallback_cell(w);
             for (int32_t cell : cells[w])  // the k x k cells (the fallback spreads over all)
                 if (cell != fallback && !covered[cell]) { covered[cell] = 1; ++n_covered; }
         }
@@ -224,11 +235,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                             greedy_total < res.current_objective - 0.1 * std::abs(res.current_objective);
         if (res.greedy_seeded) {
             for (int32_t w = 0; w < V; ++w) {
-                const int32_t bcell = greedy_cell[w];
-                if (bcell < 0) continue;
-                auto& cw = cells[w];
-                auto it = std::lower_bound(cw.begin(), cw.end(), bcell);
-                if (it == cw.end() || *it != bcell) cw.insert(it, bcell);
+                if (greedy_cell[w] >= 0) insert_sorted(cells[w], greedy_cell[w]);
             }
         }
         if (std::getenv("LIGHTRNN_SOLVER_TRACE")) std::fprintf(stderr, "greedy seed %.3fs total %.6g current %.6g\n", now() - tg, greedy_total, res.current_objective);
@@ -236,10 +243,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     {
         // Dummy words take the cells no word's fallback uses: a complete matching exists.
         std::vector<uint8_t> used(n_cells, 0);
-        for (int64_t w = 0; w < V; ++w) {
-            int32_t f = current_rows ? current_rows[w] * C + current_cols[w] : static_cast<int32_t>(w);
-            used[f] = 1;
-        }
+        for (int64_t w = 0; w < V; ++w) used[fallback_cell(w)] = 1;
         std::vector<int32_t> unused;
         for (int32_t c = 0; c < n_rows; ++c)
             if (!used[c]) unused.push_back(c);
@@ -409,14 +413,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         }
         int64_t n_added = 0;
         for (int64_t w = 0; w < n_rows; ++w) {
-            for (int32_t cell : added[w]) {
-                auto& cw = cells[w];
-                auto it = std::lower_bound(cw.begin(), cw.end(), cell);
-                if (it == cw.end() || *it != cell) {
-                    cw.insert(it, cell);
-                    ++n_added;
-                }
-            }
+            for (int32_t cell : added[w]) n_added += insert_sorted(cells[w], cell);
         }
         if (exact) p_priced.assign(p, p + n_rows);
         return n_added;
