@@ -134,7 +134,9 @@ def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losse
     res: dict = {"solver": name, "V": V, "R": R, "C": C, "dtype": dtype, "problem": losses or "synthetic"}
     prep = None
     if name == "sparse":  # ours' first candidate graph: the same k as its automatic choice
-        prep = candidate_graph(L_r, L_c, k or (5 if V >= 65536 else 4))
+        from lightrnn.assign import auto_candidates
+
+        prep = candidate_graph(L_r, L_c, k or auto_candidates(V))
     try:
         open("/proc/self/clear_refs", "w").write("5")  # reset the high-water mark
     except OSError:

@@ -24,7 +24,8 @@ import numpy as np
 
 from lightrnn import _assign
 
-__all__ = ["linear_sum_assignment", "min_weight_full_bipartite_matching", "solve_table", "TableSolution"]
+__all__ = ["linear_sum_assignment", "min_weight_full_bipartite_matching", "solve_table", "TableSolution",
+           "auto_candidates"]
 
 _CHECK_BLOCK = 1 << 16  # rows per block when scanning big arrays for bad values (bounded memory)
 
@@ -226,6 +227,15 @@ def _current_cells(current: Any, V: int, R: int, C: int) -> tuple[np.ndarray, np
     return np.ascontiguousarray(r, dtype=np.int32), np.ascontiguousarray(c, dtype=np.int32)
 
 
+def auto_candidates(V: int) -> int:
+    """The solver's default candidate rows/columns per word for V words.
+
+    k = 5 is faster from 65,536 words (262,144: 30.2 -> 27.2 s), k = 4 below (4,096: median
+    0.046 vs 0.055 s; 16,384: 0.232 vs 0.259 s); benchmarks/solver.py, 2 threads.
+    """
+    return 5 if V >= 65536 else 4
+
+
 def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int = 0,
                 max_rounds: int = 500, max_add_per_word: int = 8, threads: int = 0,
                 method: str = "auto", rel_tol: float = 1e-12) -> TableSolution:
@@ -237,8 +247,8 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         L_c: (V, C) column costs, same dtype. R * C >= V. Finite values only.
         current: the current table, (V, 2) cells or an object with ``.rows``/``.cols`` (a
             WordTable): used as the fallback cell of each word and scored.
-        k: candidate rows and columns per word in the first round; 0 (default) picks 4 below
-            65,536 words and 5 from there (the faster of the two on the benchmark sizes).
+        k: candidate rows and columns per word in the first round; 0 (default):
+            ``auto_candidates(V)``, 4 below 65,536 words and 5 from there.
         max_rounds: column-generation rounds before giving up (the result is then uncertified).
         max_add_per_word: most-violating cells added per word per round.
         threads: threads for candidates and pricing (0 = all cores).
@@ -284,8 +294,8 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
     fn = _assign.solve_table_f32 if dtype == np.float32 else _assign.solve_table_f64
     if int(k) < 0:
         raise ValueError(f"k must be >= 0 (0 = automatic), got {k}")
-    d = fn(L_r, L_c, cr, cc, R, C, int(k), int(max_rounds), int(max_add_per_word), int(threads),
-           float(rel_tol), method)
+    d = fn(L_r, L_c, cr, cc, R, C, int(k) or auto_candidates(V), int(max_rounds), int(max_add_per_word),
+           int(threads), float(rel_tol), method)
     total = time.perf_counter() - t0
     return TableSolution(
         rows=np.asarray(d["rows"]), cols=np.asarray(d["cols"]), objective=float(d["objective"]),

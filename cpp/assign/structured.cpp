@@ -125,10 +125,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     const int threads = resolve_threads(opt.threads, static_cast<int64_t>(V) * (R + C));
     // Small problems: every cell is a candidate (one exact solve, no pricing rounds needed).
     const bool dense = static_cast<int64_t>(V) * n_cells <= (int64_t{1} << 22);
-    // k = 5 is faster from 65,536 words (262,144: 30.2 -> 27.2 s), k = 4 below (4,096: median
-    // 0.046 vs 0.055 s; 16,384: 0.232 vs 0.259 s).
-    const int32_t k_auto = V >= 65536 ? 5 : 4;
-    const int32_t k = dense ? std::max(R, C) : std::max<int32_t>(1, opt.k > 0 ? opt.k : k_auto);
+    const int32_t k = dense ? std::max(R, C) : std::max<int32_t>(1, opt.k);
 
     // Each word's fallback cell: its current cell, or cell w without a current table.  The
     // fallbacks are distinct, so with them a perfect matching always exists.

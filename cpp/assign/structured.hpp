@@ -36,7 +36,7 @@ namespace lightrnn {
 enum class TableMethod { Auto = 0, ShortestPath = 1, Auction = 2 };
 
 struct TableOptions {
-    int32_t k = 0;                 // candidate rows and columns per word; 0: 4 below 65,536 words, else 5
+    int32_t k = 4;                 // candidate rows and columns per word (lightrnn.assign.auto_candidates picks)
     int32_t max_rounds = 500;      // pricing rounds before giving up (result then uncertified)
     int32_t max_add_per_word = 8;  // most-violating cells added per word per round
     int32_t threads = 0;           // 0 = hardware concurrency (capped at 8)
