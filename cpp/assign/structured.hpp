@@ -14,11 +14,14 @@
 //      the cost range) and adds the violating cells there, where more arcs cost little.
 //   3. Pricing: with the cell prices p >= 0 and word duals u of the sparse optimum, a cell (i, j)
 //      prices out for word w when Lr[w,i] + Lc[w,j] + p_ij < u_w.  For each word, rows are
-//      pruned by the bound Lr[w,i] + min_j Lc[w,j] + min_j p_ij; only rows that pass are scanned.
+//      pruned by the bound Lr[w,i] + min_j Lc[w,j] + min_j p_ij, columns by the bound
+//      Lc[w,j] + max(min_i Lr[w,i] + min_i p_ij, min_i (Lr[w,i] + min_j p_ij)); only the rows
+//      that pass are scanned, on the columns that pass.
 //      Violating cells are added and step 2 repeats.  When no cell prices out, (u', p) with
 //      u'_w = min over ALL cells of (cost + p) is a feasible dual of the full problem and
 //      sum(u') - sum(p) is a lower bound equal to the objective: a certificate of optimality.
-// Complexity per round: O(V (R + C)) for the bounds plus C per row scanned, plus the sparse solve.
+// Complexity per round: O(V (R + C)) for the bounds plus one entry per (row, column) that both
+// pass, plus the sparse solve.
 // Set LIGHTRNN_SOLVER_TRACE in the environment to print each round's and each auction phase's
 // work and time to stderr.
 // Deterministic: words are split into fixed contiguous blocks for the threads and the results
