@@ -440,13 +440,19 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
             std::fill(st.p.begin(), st.p.end(), 0.0);
             break;
         }
-        if (eps <= eps_final) break;
+        const bool last = eps <= eps_final;
         if (hook && hook(st, eps / range, g)) {
             // More arcs: the price cap only guards against infeasibility, widen it with the range.
             cr = cost_range(g);
             const double r2 = std::max(cr.cmax - cr.cmin, 1e-300);
             price_cap = std::max(price_cap, r2 * (static_cast<double>(g.n_rows) + 2.0) + 1.0);
             big = std::max(big, r2 + eps);
+            // After the last phase, one more phase at the same eps takes the new arcs in: from
+            // prices this close, a phase costs a few bids a row, far less than the shortest-path
+            // searches that would take them in after the auction.
+            if (last) continue;
+        } else if (last) {
+            break;
         }
         eps = std::max(eps / scale_factor, eps_final);
     }

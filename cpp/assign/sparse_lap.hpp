@@ -83,10 +83,11 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
 // Exact solve by shortest augmenting paths from a row-reduction start.
 LapState solve_ssp(const CsrGraph& g, const InterruptFn& interrupted);
 
-// Called after each auction phase but the last with the state (prices set, assignment complete
-// at that phase's eps), eps relative to the first graph's cost range, and the graph; it may
-// replace the graph by one with more arcs for the same rows and columns (column generation
-// between phases) and then returns true.
+// Called after each auction phase with the state (prices set, assignment complete at that
+// phase's eps), eps relative to the first graph's cost range, and the graph; it may replace the
+// graph by one with more arcs for the same rows and columns (column generation between phases)
+// and then returns true.  After the last phase, true runs one more phase at the final eps (and
+// calls the hook again after it): the hook must eventually return false.
 using PhaseHook = std::function<bool(const LapState& st, double rel_eps, CsrGraph& g)>;
 
 // Exact solve: epsilon-scaling auction (from `warm_prices` if non-empty) then repair_and_finish.
