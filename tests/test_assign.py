@@ -182,6 +182,35 @@ def test_solve_table_crowded_losses_equal_dense_scipy(with_current):
     assert not solve_table(*lightrnn_problem(2400, seed=3)[:2]).greedy_seeded  # peaked costs: no seed needed
 
 
+@pytest.mark.parametrize("with_current", [False, True])
+def test_solve_table_with_empty_cells_and_flat_words_equals_dense_scipy(with_current):
+    """A vocabulary that is not a square (V = 3,000 in 55 x 55 cells: 25 stay empty), above the
+    size where every cell is a candidate, with words that never occurred (the same cost in every
+    cell): the exact rounds solve the rectangular problem, the flat words share the cheapest
+    cells; the optimum must still be the dense one, and twice the same."""
+    V = 3000
+    L_r, L_c, R, C = lightrnn_problem(V, seed=21)
+    assert R * C - V == 25
+    L_r[-40:], L_c[-40:] = 0.0, 0.0  # 40 unseen words
+    L_r[-45:-40], L_c[-45:-40] = 2.5, 1.0  # and 5 whose costs are flat but not zero
+    current = None
+    if with_current:
+        rng = np.random.default_rng(4)
+        flat_cells = rng.permutation(R * C)[:V]
+        current = np.stack([flat_cells // C, flat_cells % C], axis=1)
+    sol = solve_table(L_r, L_c, current=current)
+    full = (L_r[:, :, None] + L_c[:, None, :]).reshape(V, R * C)
+    r, k = scipy.optimize.linear_sum_assignment(full)
+    ref = full[r, k].sum()
+    assert sol.certified and sol.arcs < V * R * C // 20  # sparse, not every cell
+    # With dummy words in the exact rounds, all priced onto the same cheapest cells: 41 rounds.
+    assert sol.pricing_rounds <= 10
+    assert sol.objective == pytest.approx(ref, rel=1e-9) and sol.lower_bound == pytest.approx(ref, rel=1e-9)
+    assert np.unique(sol.rows.astype(np.int64) * C + sol.cols).size == V
+    again = solve_table(L_r, L_c, current=current)
+    assert np.array_equal(again.rows, sol.rows) and np.array_equal(again.cols, sol.cols)
+
+
 def test_solve_table_warm_start_methods_and_determinism():
     L_r, L_c, R, C = lightrnn_problem(900, seed=5)
     rng = np.random.default_rng(1)

@@ -385,7 +385,7 @@ CostRange cost_range(const CsrGraph& g, std::vector<double>* spreads = nullptr) 
 
 LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_prices,
                        const InterruptFn& interrupted, double scale_factor, const PhaseHook& hook,
-                       CsrGraph* g_out) {
+                       CsrGraph* g_out, bool finish) {
     check_shape(g_in);
     CsrGraph g = g_in;
     LapState st = empty_state(g);
@@ -459,7 +459,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     // Every row was assigned at eps_final; the ones not exactly tight are free now (45% of them
     // at V = 262,144).  Bidding them back (row reduction) left tie plateaus that made the next
     // warm round's searches long; the searches alone are cheaper overall at that fraction.
-    repair_and_finish(g, st, interrupted, 0.5);
+    if (finish) repair_and_finish(g, st, interrupted, 0.5);
     if (g_out) *g_out = g;
     return st;
 }

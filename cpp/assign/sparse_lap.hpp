@@ -92,9 +92,11 @@ using PhaseHook = std::function<bool(const LapState& st, double rel_eps, CsrGrap
 
 // Exact solve: epsilon-scaling auction (from `warm_prices` if non-empty) then repair_and_finish.
 // With `hook`, the graph may grow between phases; the final graph is written back to `g_out`.
+// finish = false: return after the last phase (a complete matching within eps of optimal, the
+// caller repairs it), e.g. to drop rows that were only there to make the problem square.
 LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices,
                        const InterruptFn& interrupted, double scale_factor = 8.0,
-                       const PhaseHook& hook = nullptr, CsrGraph* g_out = nullptr);
+                       const PhaseHook& hook = nullptr, CsrGraph* g_out = nullptr, bool finish = true);
 
 // Sum of matched arc costs (looks the arcs up in `g`).
 double matching_cost(const CsrGraph& g, const LapState& st);

@@ -74,7 +74,8 @@ struct Graph {
 };
 
 // Rows 0..V-1 are words; rows V.. are dummy words of cost 0 that fill the empty cells, which
-// makes the problem square (see structured.hpp).
+// makes the problem square for the first auction (see solve_table); the exact rounds use the
+// first V rows only.
 template <typename T>
 void build_graph(const std::vector<std::vector<int32_t>>& cells, const T* Lr, const T* Lc,
                  int32_t V_words, int32_t R, int32_t C, Graph& g) {
@@ -244,7 +245,16 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         std::vector<int32_t> unused;
         for (int32_t c = 0; c < n_rows; ++c)
             if (!used[c]) unused.push_back(c);
-        for (int32_t d = V; d < n_rows; ++d) cells[d] = unused;
+        // Dummy t gets unused cells t .. t+7 (cyclically): a perfect matching still exists, and
+        // the auction's dummies, all alike, do not each bid over every empty cell (V = 10,001:
+        // 200 dummies, first auction 0.74 -> 0.3 s).
+        const size_t m = std::min<size_t>(unused.size(), 8);
+        for (int32_t d = V; d < n_rows; ++d) {
+            auto& cd = cells[d];
+            cd.clear();
+            for (size_t a = 0; a < m; ++a) cd.push_back(unused[(static_cast<size_t>(d - V) + a) % unused.size()]);
+            std::sort(cd.begin(), cd.end());
+        }
     }
     res.time_candidates = now() - t0;
 
@@ -283,6 +293,10 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             for (int32_t c = 0; c < n_rows; ++c)
                 if (p[c] < p_priced[c]) dropped.push_back(c);
         }
+        // Checking the dropped cells costs |dropped| a word, a full pricing about R + C: past
+        // that, every word is priced in full.  (A table with empty cells drops many prices to 0
+        // in a warm round: V = 793,471, 0.5M cells, pricing 64-75 s a round with the checks.)
+        const bool incremental = dropped.size() <= static_cast<size_t>(R) + static_cast<size_t>(C);
         for (int32_t i = 0; i < R; ++i) {
             double m = kInf;
             for (int32_t j = 0; j < C; ++j) m = std::min(m, p[static_cast<int64_t>(i) * C + j]);
@@ -297,7 +311,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             std::vector<int32_t> live_cols;
             std::vector<double> live_lc;
             for (int64_t w = b; w < e; ++w) {
-                if (flat[w]) continue;  // priced below, with the dummy words
+                if (flat[w]) continue;  // priced below, together
                 const T* lr = Lr + w * R;
                 const T* lc = Lc + w * C;
                 auto cell_value = [&](int32_t c) {  // cost + price of cell c for this word
@@ -312,7 +326,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                     lim = clean_other[w];
                     if (cc >= 0 && cc != mcell) lim = std::min(lim, cell_value(cc));
                 }
-                if (exact && u_clean[w] != kInf && (u[w] <= u_clean[w] || u[w] <= lim)) {
+                if (exact && incremental && u_clean[w] != kInf && (u[w] <= u_clean[w] || u[w] <= lim)) {
                     const double uw = u[w];
                     const double threshold = uw - opt.rel_tol * (std::abs(uw) + 1.0);
                     double dmin = kInf;
@@ -410,26 +424,38 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 }
             }
         });
-        bool any_flat = n_rows > V || std::any_of(flat.begin(), flat.end(), [](uint8_t f) { return f != 0; });
+        bool any_flat = std::any_of(flat.begin(), flat.end(), [](uint8_t f) { return f != 0; });
         // Not between auction phases (their added lists stay empty): words that cost the same
         // everywhere tie on every cell, and ties make the auction's price wars long (measured:
         // seconds on 40-word problems).
         if (any_flat && exact) {
-            // Dummy and flat words cost the same constant everywhere: their cheapest cells are
-            // the cheapest-priced cells.
+            // Flat words cost the same constant everywhere: their cheapest cells are the
+            // cheapest-priced cells, the same for all of them.  Each gets the cheapest (which
+            // violates for it if any cell does: a cell already among its arcs cannot, by dual
+            // feasibility) and a share of the next ones, dealt round-robin, so that together
+            // they reach max_add_per_word distinct cells each per round.  (All taking the same
+            // max_add_per_word cells, the dummy words of empty cells, when the exact rounds still
+            // had them, made V = 10,001 need 131 rounds and 11.5 s.)
+            std::vector<int32_t> group;
+            for (int32_t d = 0; d < V; ++d)
+                if (flat[d]) group.push_back(d);
+            const size_t per_word = static_cast<size_t>(std::max(1, opt.max_add_per_word));
             std::vector<std::pair<double, int32_t>> by_price(n_rows);
             for (int32_t c = 0; c < n_rows; ++c) by_price[c] = {p[c], c};
-            size_t keep = std::min<size_t>(by_price.size(), std::max(1, opt.max_add_per_word));
-            std::partial_sort(by_price.begin(), by_price.begin() + keep, by_price.end());
-            for (int32_t d = 0; d < n_rows; ++d) {
-                if (d < V && !flat[d]) continue;
-                const double base = d < V ? static_cast<double>(Lr[int64_t(d) * R]) + static_cast<double>(Lc[int64_t(d) * C]) : 0.0;
+            const size_t keep = std::min(by_price.size(), per_word * group.size() + 1);
+            std::partial_sort(by_price.begin(), by_price.begin() + static_cast<std::ptrdiff_t>(keep), by_price.end());
+            for (size_t t = 0; t < group.size(); ++t) {
+                const int32_t d = group[t];
+                const double base = static_cast<double>(Lr[int64_t(d) * R]) + static_cast<double>(Lc[int64_t(d) * C]);
                 const double ud = u[d];
-                const double tol = opt.rel_tol * (std::abs(ud) + 1.0);
-                if (exact) word_min[d] = std::min(ud, base + by_price[0].first);
+                const double threshold = ud - opt.rel_tol * (std::abs(ud) + 1.0);
+                word_min[d] = std::min(ud, base + by_price[0].first);
                 added[d].clear();
-                for (size_t a = 0; a < keep; ++a)
-                    if (base + by_price[a].first < ud - tol) added[d].push_back(by_price[a].second);
+                if (base + by_price[0].first < threshold) added[d].push_back(by_price[0].second);
+                for (size_t a = 1 + t; a < keep && added[d].size() < per_word; a += group.size()) {
+                    if (base + by_price[a].first >= threshold) break;  // sorted: no later one violates
+                    added[d].push_back(by_price[a].second);
+                }
             }
         }
         int64_t n_added = 0;
@@ -476,6 +502,12 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         const double pricing_before = res.time_pricing;  // the first auction's passes count as pricing
         build_graph(cells, Lr, Lc, V, R, C, g);
         CsrGraph view = g.view(n_rows, n_rows);
+        // The exact rounds solve the rectangular problem: V words into R*C cells, an empty cell
+        // priced 0 (every shortest-path search ends at the nearest empty cell).  With dummy words
+        // filling the empty cells instead, a search had to reach a cell vacated in that round,
+        // far away behind the dummies' own cells (V = 793,471, 410 empty cells: 11,301 searches
+        // over 154M columns, 163 s in the first warm round).
+        const CsrGraph words_view = g.view(V, n_rows);
         if (first) {
             bool auction = opt.method == TableMethod::Auction;
             if (opt.method == TableMethod::Auto) {
@@ -485,7 +517,32 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 // to 3.3x (V=65,536) faster than ssp alone; tiny problems do not care.
                 auction = true;
             }
-            st = auction ? solve_auction(view, {}, interrupted, 8.0, hook, &view) : solve_ssp(view, interrupted);
+            if (!auction) {
+                st = solve_ssp(words_view, interrupted);
+            } else if (n_rows == V) {
+                st = solve_auction(view, {}, interrupted, 8.0, hook, &view);
+            } else {
+                // The auction needs a square problem: it runs with the dummy words, which are
+                // then dropped and their cells emptied.  Prices shift down by the least a dummy
+                // paid (its cell is one of the cheapest: every dummy is indifferent between
+                // cells), so empty cells go to price 0 with little change to the others.
+                st = solve_auction(view, {}, interrupted, 8.0, hook, &view, /*finish=*/false);
+                double shift = kInf;
+                for (int32_t d = V; d < n_rows; ++d) {
+                    const int32_t c = st.row_to_col[d];
+                    if (c >= 0) {
+                        shift = std::min(shift, st.p[c]);
+                        st.col_to_row[c] = -1;
+                    }
+                }
+                if (shift == kInf) shift = 0.0;
+                for (double& price_c : st.p) price_c = std::max(0.0, price_c - shift);
+                for (int32_t d = V; d < n_rows; ++d)
+                    if (st.row_to_col[d] >= 0) st.p[st.row_to_col[d]] = 0.0;  // now empty
+                st.row_to_col.resize(V);
+                st.u.resize(V);
+                repair_and_finish(g.view(V, n_rows), st, interrupted, 0.5);
+            }
             res.method = auction ? "auction+ssp" : "ssp";
             first = false;
         } else {
@@ -494,7 +551,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             // prices of candidate cells over the others and needed 3-10x more pricing rounds.)
             // Row reduction only when >= 25% of the words are free (see repair_and_finish):
             // synthetic V = 262,144 36.5 -> ~31 s, real PTB warm rounds unchanged.
-            repair_and_finish(view, st, interrupted, 0.25);
+            repair_and_finish(words_view, st, interrupted, 0.25);
         }
         res.time_solve += now() - t1 - (res.time_pricing - pricing_before);
         ++res.pricing_rounds;
@@ -508,7 +565,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         if (trace) std::fprintf(stderr, "  pricing %.3fs added %lld\n", now() - t2, (long long)n_added);
         // Certificate: sum of the true per-word minima minus the sum of prices.
         long double lb = 0.0L;  // many terms of mixed magnitude: extended precision
-        for (int64_t w = 0; w < n_rows; ++w) lb += word_min[w];
+        for (int64_t w = 0; w < V; ++w) lb += word_min[w];
         for (int64_t c = 0; c < n_cells; ++c) lb -= st.p[c];
         res.lower_bound = static_cast<double>(lb);
         if (n_added == 0) {
