@@ -125,7 +125,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     }
     const int threads = resolve_threads(opt.threads, static_cast<int64_t>(V) * (R + C));
     // Small problems: every cell is a candidate (one exact solve, no pricing rounds needed).
-    const bool dense = static_cast<int64_t>(V) * n_cells <= (int64_t{1} << 22);
+    const bool dense = static_cast<int64_t>(V) * n_cells <= (int64_t{1} << 16);
     const int32_t k = dense ? std::max(R, C) : std::max<int32_t>(1, opt.k);
 
     // Each word's fallback cell: its current cell, or cell w without a current table.  The
