@@ -125,6 +125,8 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     }
     const int threads = resolve_threads(opt.threads, static_cast<int64_t>(V) * (R + C));
     // Small problems: every cell is a candidate (one exact solve, no pricing rounds needed).
+    // Only tiny ones: at 1,024 words (1M arcs) the candidates and rounds took 0.006 s, all
+    // cells 0.071 s.
     const bool dense = static_cast<int64_t>(V) * n_cells <= (int64_t{1} << 16);
     const int32_t k = dense ? std::max(R, C) : std::max<int32_t>(1, opt.k);
 
