@@ -72,7 +72,9 @@ LapState row_reduction_start(const CsrGraph& g);
 
 // Make `st` satisfy the certificate's invariants on `g` (u from the prices, non-tight matched
 // arcs unmatched; rectangular case: prices of free columns and negative prices set to 0, which
-// may unmatch more rows), then run shortest augmenting paths for every free row.  Square
+// may unmatch more rows), then run shortest augmenting paths for every free row; rectangular
+// case: a column left free with a positive price (its row moved) is then settled by a reverse
+// search that empties the cheapest column to empty instead (see sparse_lap.cpp).  Square
 // problems keep every price but those of columns still free after the row reduction, which
 // drop to the least dual-feasible value, so a warm start after adding arcs re-searches only
 // the rows whose new arcs undercut their match.  Throws Infeasible.
