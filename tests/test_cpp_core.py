@@ -15,6 +15,6 @@ def test_cpp_core_under_sanitizers(tmp_path):
     subprocess.run(["cmake", "-S", str(ROOT), "-B", str(tmp_path), "-DLIGHTRNN_CPP_TESTS=ON",
                     "-DCMAKE_BUILD_TYPE=Debug", f"-DCMAKE_CXX_FLAGS={flags}"], check=True, capture_output=True)
     subprocess.run(["cmake", "--build", str(tmp_path), "--target", "test_assign", "-j", "2"], check=True, capture_output=True)
-    out = subprocess.run([str(tmp_path / "cpp" / "test_assign")], capture_output=True, text=True)
+    out = subprocess.run([str(tmp_path / "cpp" / "test_assign")], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert " 0 failed" in out.stdout

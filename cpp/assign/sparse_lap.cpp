@@ -413,9 +413,10 @@ LapState solve_ssp(const CsrGraph& g, const InterruptFn& interrupted) {
 namespace {
 
 // Bid from every row in `queue` until all are assigned (Gauss-Seidel forward auction at `eps`).
-// Returns false when a price passes `price_cap` (no complete matching on these arcs).
+// Returns false when a price passes `price_cap` (no complete matching on these arcs) or the
+// auction's bids pass `bid_cap` (a price war).
 bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue, double eps, double big,
-                   double price_cap, int64_t& work, const InterruptFn& interrupted) {
+                   double price_cap, int64_t bid_cap, int64_t& work, const InterruptFn& interrupted) {
     while (!queue.empty()) {
         int32_t i = queue.back();
         queue.pop_back();
@@ -435,7 +436,7 @@ bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue,
         if (v2 == kInf) v2 = v1 + big;
         st.p[j1] += (v2 - v1) + eps;
         ++st.auction_bids;
-        if (st.p[j1] > price_cap) return false;
+        if (st.p[j1] > price_cap || st.auction_bids > bid_cap) return false;
         int32_t old = st.col_to_row[j1];
         st.col_to_row[j1] = i;
         st.row_to_col[i] = j1;
@@ -511,6 +512,11 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     std::vector<int32_t> queue;
     queue.reserve(g.n_rows);
     int64_t work = 0;
+    // Very sparse graphs with costs far apart can start a price war that creeps by eps a bid
+    // (300 words, one candidate cell each plus the current one, costs 2^-10..2^10 apart: 316M bids
+    // in one phase).  The auction only warm-starts the shortest paths, so past this many bids
+    // (synthetic problems use up to ~80 a row, real PTB losses ~280) they take over from scratch.
+    const int64_t bid_cap = st.auction_bids + 4096 * static_cast<int64_t>(g.n_rows) + (int64_t{1} << 20);
     while (true) {
         // Each phase: all rows unassigned, prices kept.
         std::fill(st.row_to_col.begin(), st.row_to_col.end(), -1);
@@ -520,11 +526,11 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
         const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
         auto tp = std::chrono::steady_clock::now();
         int64_t bids0 = st.auction_bids;
-        const bool ok = auction_phase(g, st, queue, eps, big, price_cap, work, interrupted);
+        const bool ok = auction_phase(g, st, queue, eps, big, price_cap, bid_cap, work, interrupted);
         if (trace) std::fprintf(stderr, "  auction eps %.3g bids %lld %.3fs\n", eps, (long long)(st.auction_bids - bids0),
                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - tp).count());
         if (!ok) {
-            // Prices diverge: hand over to the exact solver, which reports infeasibility.
+            // Prices diverge or war: hand over to the exact solver (which reports infeasibility).
             std::fill(st.row_to_col.begin(), st.row_to_col.end(), -1);
             std::fill(st.col_to_row.begin(), st.col_to_row.end(), -1);
             std::fill(st.p.begin(), st.p.end(), 0.0);
