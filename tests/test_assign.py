@@ -138,13 +138,25 @@ def lightrnn_problem(V, seed=0, dtype=np.float64):
     return out[0], out[1], R, C
 
 
+def random_table(rng, V, R, C):
+    """(V, 2) distinct random cells of an R x C table: a `current` table for solve_table."""
+    cells = rng.permutation(R * C)[:V]
+    return np.stack([cells // C, cells % C], axis=1)
+
+
+def dense_optimum(L_r, L_c):
+    """SciPy's exact optimum on the dense V x (R*C) cost matrix."""
+    V, R, C = L_r.shape[0], L_r.shape[1], L_c.shape[1]
+    full = (L_r.astype(np.float64)[:, :, None] + L_c.astype(np.float64)[:, None, :]).reshape(V, R * C)
+    r, k = scipy.optimize.linear_sum_assignment(full)
+    return full[r, k].sum()
+
+
 @pytest.mark.parametrize("V,dtype", [(1024, np.float64), (2000, np.float64), (4096, np.float32)])
 def test_solve_table_equals_dense_scipy(V, dtype):
     L_r, L_c, R, C = lightrnn_problem(V, seed=V, dtype=dtype)
     sol = solve_table(L_r, L_c)
-    full = (L_r.astype(np.float64)[:, :, None] + L_c.astype(np.float64)[:, None, :]).reshape(V, R * C)
-    r, k = scipy.optimize.linear_sum_assignment(full)
-    ref = full[r, k].sum()
+    ref = dense_optimum(L_r, L_c)
     assert sol.certified
     assert sol.objective == pytest.approx(ref, rel=1e-9)
     assert sol.lower_bound == pytest.approx(ref, rel=1e-9)
@@ -168,14 +180,9 @@ def test_solve_table_crowded_losses_equal_dense_scipy(with_current):
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         out.append(counts[:, None] * -logp)
     L_r, L_c = out
-    current = None
-    if with_current:
-        flat = rng.permutation(R * C)[:V]
-        current = np.stack([flat // C, flat % C], axis=1)
+    current = random_table(rng, V, R, C) if with_current else None
     sol = solve_table(L_r, L_c, current=current)
-    full = (L_r[:, :, None] + L_c[:, None, :]).reshape(V, R * C)
-    r, k = scipy.optimize.linear_sum_assignment(full)
-    ref = full[r, k].sum()
+    ref = dense_optimum(L_r, L_c)
     assert sol.greedy_seeded and sol.certified
     assert sol.objective == pytest.approx(ref, rel=1e-9) and sol.lower_bound == pytest.approx(ref, rel=1e-9)
     assert np.unique(sol.rows.astype(np.int64) * C + sol.cols).size == V
@@ -193,15 +200,9 @@ def test_solve_table_with_empty_cells_and_flat_words_equals_dense_scipy(with_cur
     assert R * C - V == 25
     L_r[-40:], L_c[-40:] = 0.0, 0.0  # 40 unseen words
     L_r[-45:-40], L_c[-45:-40] = 2.5, 1.0  # and 5 whose costs are flat but not zero
-    current = None
-    if with_current:
-        rng = np.random.default_rng(4)
-        flat_cells = rng.permutation(R * C)[:V]
-        current = np.stack([flat_cells // C, flat_cells % C], axis=1)
+    current = random_table(np.random.default_rng(4), V, R, C) if with_current else None
     sol = solve_table(L_r, L_c, current=current)
-    full = (L_r[:, :, None] + L_c[:, None, :]).reshape(V, R * C)
-    r, k = scipy.optimize.linear_sum_assignment(full)
-    ref = full[r, k].sum()
+    ref = dense_optimum(L_r, L_c)
     assert sol.certified and sol.arcs < V * R * C // 20  # sparse, not every cell
     # With dummy words in the exact rounds, all priced onto the same cheapest cells: 41 rounds.
     assert sol.pricing_rounds <= 10
@@ -213,9 +214,7 @@ def test_solve_table_with_empty_cells_and_flat_words_equals_dense_scipy(with_cur
 
 def test_solve_table_warm_start_methods_and_determinism():
     L_r, L_c, R, C = lightrnn_problem(900, seed=5)
-    rng = np.random.default_rng(1)
-    flat = rng.permutation(R * C)[:900]
-    current = np.stack([flat // C, flat % C], axis=1)
+    current = random_table(np.random.default_rng(1), 900, R, C)
     sols = [solve_table(L_r, L_c, current=current, method=m) for m in ("auto", "auction", "ssp")]
     cur = L_r[np.arange(900), current[:, 0]].sum() + L_c[np.arange(900), current[:, 1]].sum()
     for s in sols:
