@@ -240,11 +240,11 @@ static int64_t duals_from_prices(const CsrGraph& g, LapState& st) {
     return unmatched;
 }
 
-// A freed column keeps the price its last owner paid, which puts it beyond most of the graph for
-// every search (a warm start after adding arcs measured 2x slower without this); lower it to the
-// least price that keeps every reduced cost >= 0, and at least `floor` (rectangular problems:
-// prices stay >= 0).
-static void lower_free_prices(const CsrGraph& g, LapState& st, double floor) {
+// Square problems only.  A freed column keeps the price its last owner paid, which puts it
+// beyond most of the graph for every search (a warm start after adding arcs measured 2x slower
+// without this); lower it to the least price that keeps every reduced cost >= 0.  A square
+// problem ends with every column matched, so no price needs to be 0.
+static void lower_free_prices(const CsrGraph& g, LapState& st) {
     std::vector<double> lo(g.n_cols, -kInf);
     for (int32_t i = 0; i < g.n_rows; ++i)
         for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
@@ -252,7 +252,7 @@ static void lower_free_prices(const CsrGraph& g, LapState& st, double floor) {
             if (st.col_to_row[j] < 0) lo[j] = std::max(lo[j], st.u[i] - g.cost[a]);
         }
     for (int32_t j = 0; j < g.n_cols; ++j)
-        if (st.col_to_row[j] < 0 && lo[j] > -kInf && lo[j] < st.p[j]) st.p[j] = std::max(lo[j], floor);
+        if (st.col_to_row[j] < 0 && lo[j] > -kInf && lo[j] < st.p[j]) st.p[j] = lo[j];
 }
 
 // Rectangular problems: a free column must end at price 0.  A column whose row left it in a warm
@@ -386,7 +386,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     // Freed columns' prices are lowered after the row reduction, for the searches.  (Lowering
     // them before it too looked good on synthetic problems but on real PTB losses, where a warm
     // round frees almost every row, it started price wars: 8 s -> 170 s.)
-    if (square) lower_free_prices(g, st, -kInf);
+    if (square) lower_free_prices(g, st);
     const int64_t free1 = trace ? count_free() : 0;
     auto tq = std::chrono::steady_clock::now();
     PathSearch search(g);

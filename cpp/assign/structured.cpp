@@ -124,6 +124,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         return res;
     }
     const int threads = resolve_threads(opt.threads, static_cast<int64_t>(V) * (R + C));
+    const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
     // Small problems: every cell is a candidate (one exact solve, no pricing rounds needed).
     // Only tiny ones: at 1,024 words (1M arcs) the candidates and rounds took 0.006 s, all
     // cells 0.071 s.
@@ -238,7 +239,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 if (greedy_cell[w] >= 0) insert_sorted(cells[w], greedy_cell[w]);
             }
         }
-        if (std::getenv("LIGHTRNN_SOLVER_TRACE")) std::fprintf(stderr, "greedy seed %.3fs total %.6g current %.6g\n", now() - tg, greedy_total, res.current_objective);
+        if (trace) std::fprintf(stderr, "greedy seed %.3fs total %.6g current %.6g\n", now() - tg, greedy_total, res.current_objective);
     }
     {
         // Dummy words take the cells no word's fallback uses: a complete matching exists.
@@ -258,6 +259,9 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             std::sort(cd.begin(), cd.end());
         }
     }
+    std::vector<int32_t> flat_words;  // priced together (see price)
+    for (int32_t w = 0; w < V; ++w)
+        if (flat[w]) flat_words.push_back(w);
     res.time_candidates = now() - t0;
 
     Graph g;
@@ -299,14 +303,16 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         // that, every word is priced in full.  (A table with empty cells drops many prices to 0
         // in a warm round: V = 793,471, 0.5M cells, pricing 64-75 s a round with the checks.)
         const bool incremental = dropped.size() <= static_cast<size_t>(R) + static_cast<size_t>(C);
+        std::fill(pmin_col.begin(), pmin_col.end(), kInf);
         for (int32_t i = 0; i < R; ++i) {
+            const double* pi = p + static_cast<int64_t>(i) * C;
             double m = kInf;
-            for (int32_t j = 0; j < C; ++j) m = std::min(m, p[static_cast<int64_t>(i) * C + j]);
+            for (int32_t j = 0; j < C; ++j) {
+                m = std::min(m, pi[j]);
+                pmin_col[j] = std::min(pmin_col[j], pi[j]);
+            }
             pmin_row[i] = m;
         }
-        std::fill(pmin_col.begin(), pmin_col.end(), kInf);
-        for (int32_t i = 0; i < R; ++i)
-            for (int32_t j = 0; j < C; ++j) pmin_col[j] = std::min(pmin_col[j], p[static_cast<int64_t>(i) * C + j]);
         parallel_blocks(V, threads, [&](int64_t b, int64_t e) {
             std::vector<std::pair<double, int32_t>> viol;
             std::vector<std::pair<double, int32_t>> rows_by_bound;
@@ -426,11 +432,10 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 }
             }
         });
-        bool any_flat = std::any_of(flat.begin(), flat.end(), [](uint8_t f) { return f != 0; });
         // Not between auction phases (their added lists stay empty): words that cost the same
         // everywhere tie on every cell, and ties make the auction's price wars long (measured:
         // seconds on 40-word problems).
-        if (any_flat && exact) {
+        if (!flat_words.empty() && exact) {
             // Flat words cost the same constant everywhere: their cheapest cells are the
             // cheapest-priced cells, the same for all of them.  Each gets the cheapest (which
             // violates for it if any cell does: a cell already among its arcs cannot, by dual
@@ -438,9 +443,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             // they reach max_add_per_word distinct cells each per round.  (All taking the same
             // max_add_per_word cells, the dummy words of empty cells, when the exact rounds still
             // had them, made V = 10,001 need 131 rounds and 11.5 s.)
-            std::vector<int32_t> group;
-            for (int32_t d = 0; d < V; ++d)
-                if (flat[d]) group.push_back(d);
+            const std::vector<int32_t>& group = flat_words;
             const size_t per_word = static_cast<size_t>(std::max(1, opt.max_add_per_word));
             std::vector<std::pair<double, int32_t>> by_price(n_rows);
             for (int32_t c = 0; c < n_rows; ++c) by_price[c] = {p[c], c};
@@ -488,7 +491,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 u_phase[w] = std::min(u_phase[w], gv.cost[a] + s.p[gv.indices[a]]);
         int64_t n = price(s.p.data(), u_phase.data(), nullptr);
         res.time_pricing += now() - th;
-        if (std::getenv("LIGHTRNN_SOLVER_TRACE"))
+        if (trace)
             std::fprintf(stderr, "  phase pricing at eps %.3g x range: %.3fs added %lld\n", rel_eps, now() - th, (long long)n);
         if (n == 0) return false;
         build_graph(cells, Lr, Lc, V, R, C, g);
@@ -558,7 +561,6 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         }
         res.time_solve += now() - t1 - (res.time_pricing - pricing_before);
         ++res.pricing_rounds;
-        const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
         if (trace) std::fprintf(stderr, "round %d solve %.3fs arcs %lld aug %lld bids %lld\n", round, now() - t1,
                                 (long long)g.indices.size(), (long long)st.augmentations, (long long)st.auction_bids);
 
