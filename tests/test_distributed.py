@@ -24,10 +24,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(nproc, *argv, port=None):
-    port = port or free_port()
+def torchrun(nproc, *argv):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
-           "127.0.0.1", "--master_port", str(port), "-m", "lightrnn", *map(str, argv)]
+           "127.0.0.1", "--master_port", str(free_port()), "-m", "lightrnn", *map(str, argv)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
