@@ -1,6 +1,7 @@
 """Build any of the four language models from a ModelConfig (and, for LightRNN, a table)."""
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from lightrnn.config import ModelConfig
@@ -10,7 +11,20 @@ __all__ = ["build_model", "param_counts"]
 
 
 def build_model(config: ModelConfig, table: WordTable | None = None) -> nn.Module:
-    """Instantiate ``config.model``: lightrnn (needs ``table``), full, adaptive or slim."""
+    """Instantiate ``config.model``: lightrnn (needs ``table``), full, adaptive or slim.
+
+    With ``config.init_range > 0`` every parameter (LSTM weights and biases included) is then
+    drawn uniform in +-init_range, as Zaremba et al. (2014) initialise their PTB LSTMs.
+    """
+    model = _build(config, table)
+    if config.init_range > 0:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.uniform_(-config.init_range, config.init_range)
+    return model
+
+
+def _build(config: ModelConfig, table: WordTable | None) -> nn.Module:
     if config.vocab_size < 1:
         raise ValueError("config.vocab_size is not set")
     if config.model == "lightrnn":

@@ -126,3 +126,15 @@ def test_overfits_tiny_sequence(kind):
         out.loss.backward()
         opt.step()
     assert out.loss.item() < 0.1 * math.log(V)
+
+
+@pytest.mark.parametrize("kind", ["lightrnn", "full", "adaptive", "slim"])
+def test_init_range_draws_every_parameter_uniform(kind):
+    torch.manual_seed(0)
+    cfg = ModelConfig(model=kind, vocab_size=50, emb_dim=16, hidden_dim=32, init_range=0.3)
+    model = build_model(cfg, WordTable.random(50, seed=0) if kind == "lightrnn" else None)
+    for name, p in model.named_parameters():
+        assert p.abs().max() <= 0.3, name
+        assert p.abs().max() > 0.25, name  # PyTorch's own LSTM bound here is 1/sqrt(32) = 0.18; biases start at 0
+    with pytest.raises(ValueError, match="init_range"):
+        ModelConfig(model=kind, vocab_size=50, init_range=-0.1)
