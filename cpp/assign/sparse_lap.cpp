@@ -16,6 +16,8 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr int kCheckEvery = 1024;
+// A cost range this many times the 90th percentile of the rows' spreads is set by outliers.
+constexpr double kOutlierRatio = 1048576.0;
 
 struct HeapItem {
     double dist;
@@ -482,14 +484,36 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     LapState st = empty_state(g);
     if (g.n_rows == 0) return st;
     const bool warm = static_cast<int32_t>(warm_prices.size()) == g.n_cols;
-    std::vector<double> spread;  // rows' own cost spreads, for a cold start's first eps
-    CostRange cr = cost_range(g, warm ? nullptr : &spread);
-    const double range = std::max(cr.cmax - cr.cmin, 1e-300);
+    std::vector<double> spread;  // rows' own cost spreads: the robust scale and a cold start's first eps
+    CostRange cr = cost_range(g, &spread);
+    // The true range bounds the prices (the infeasibility cap); eps and the single-arc bid are
+    // set from the range of the costs that matter.  A few rows with outlying entries (one cost
+    // of 1e17 among costs in [0, 1)) must not set eps: prices then grow to the outlier's scale
+    // and the ordinary costs vanish below their rounding (c + p at p ~ 1e16 keeps no digit of
+    // c < 1).  The 90th percentile of the rows' spreads is unmoved by up to 10% of such rows;
+    // LightRNN losses (Zipf counts) stay within 2^17 of it, far below the cut at 2^20.
+    const double range_true = std::max(cr.cmax - cr.cmin, 1e-300);
+    double range = range_true;
+    bool outliers = false;
+    double s90 = kInf;
+    if (!spread.empty()) {
+        std::vector<double> tmp(spread);
+        const size_t q = static_cast<size_t>(0.9 * static_cast<double>(tmp.size() - 1));
+        std::nth_element(tmp.begin(), tmp.begin() + static_cast<std::ptrdiff_t>(q), tmp.end());
+        s90 = tmp[q];
+        if (range > kOutlierRatio * s90) {
+            range = std::max(kOutlierRatio * s90, 1e-300);
+            outliers = true;
+        }
+    }
+    const double robust_cap = kOutlierRatio * s90;  // kInf without spreads
     if (warm) {
         for (int32_t j = 0; j < g.n_cols; ++j) st.p[j] = std::isfinite(warm_prices[j]) ? std::max(0.0, warm_prices[j]) : 0.0;
     }
-    // Scaling: start coarse (cold) or fine (warm: the prices are already nearly right).
-    const double eps_final = std::max(range * 1e-9, std::abs(cr.cmax) * 1e-12);
+    // Scaling: start coarse (cold) or fine (warm: the prices are already nearly right).  eps stays
+    // above the rounding of the costs that matter (their magnitude times 1e-12).
+    const double magnitude = outliers ? std::max(std::abs(cr.cmin), std::abs(cr.cmin + range)) : std::abs(cr.cmax);
+    const double eps_final = std::max(range * 1e-9, magnitude * 1e-12);
     double eps = warm ? range * 1e-4 : range / 4.0;
     if (!warm) {
         // Cold start at a quarter of the 99th percentile of the rows' own cost spreads instead of
@@ -507,7 +531,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
         }
     }
     // A bid that runs prices beyond this means no complete matching exists on these arcs.
-    double price_cap = range * (static_cast<double>(g.n_rows) + 2.0) + 1.0;
+    double price_cap = range_true * (static_cast<double>(g.n_rows) + 2.0) + 1.0;
     double big = range + eps;  // second-best value for a row with a single arc
     std::vector<int32_t> queue;
     queue.reserve(g.n_rows);
@@ -542,7 +566,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
             cr = cost_range(g);
             const double r2 = std::max(cr.cmax - cr.cmin, 1e-300);
             price_cap = std::max(price_cap, r2 * (static_cast<double>(g.n_rows) + 2.0) + 1.0);
-            big = std::max(big, r2 + eps);
+            big = std::max(big, std::min(r2, robust_cap) + eps);
             // After the last phase, one more phase at the same eps takes the new arcs in: from
             // prices this close, a phase costs a few bids a row, far less than the shortest-path
             // searches that would take them in after the auction.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <string>
 #include <thread>
 #include <cstdio>
 #include <cstdlib>
@@ -104,17 +105,74 @@ double table_cost(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C, con
     return total;
 }
 
+constexpr double kUnit = std::numeric_limits<double>::epsilon() / 2;  // u: unit roundoff of double
+// A table is certified when its proven gap is at most this (or rel_tol, if larger) times the sum
+// of the absolute costs in its objective: rounding of the bound's terms stays far below it.
+constexpr double kCertRelTol = 1e-9;
+
+// Sum of doubles with a proven error bound, the same on every platform (no long double):
+// Neumaier's compensated summation (A. Neumaier, ZAMM 54, 1974).  Each step's rounding error is
+// captured exactly by TwoSum into `comp`; what is left is the rounding of `comp` itself
+// (<= n u * sum |errors| <= n^2 u^2 * sum |x|) and of the final s + comp (<= u |result|).
+struct CompensatedSum {
+    double s = 0.0, comp = 0.0, abs_total = 0.0;
+    int64_t n = 0;
+    void add(double x) {
+        const double t = s + x;
+        comp += std::abs(s) >= std::abs(x) ? (s - t) + x : (x - t) + s;
+        s = t;
+        abs_total += std::abs(x);
+        ++n;
+    }
+    // A value <= the exact sum.
+    double lower() const { return abs_total == 0.0 ? 0.0 : std::nextafter(value() - slack(), -kInf); }
+    // A value >= the exact sum.
+    double upper() const { return abs_total == 0.0 ? 0.0 : std::nextafter(value() + slack(), kInf); }
+    double value() const { return s + comp; }
+
+private:
+    double slack() const {
+        const double nn = static_cast<double>(n) + 2.0;
+        return 1.01 * (nn * nn * kUnit * kUnit * abs_total + 2.0 * kUnit * std::abs(value()));
+    }
+};
+
+// Thrown by the solve when its costs are so large that prices (up to ~ (cells + 2) times the
+// largest cost) could overflow: the caller solves a copy scaled by 2^-shift (exact but for
+// underflow, which the certificate accounts for).
+struct NeedsScaling {
+    int shift;
+};
+
+// Whether a table is optimal within the certificate's tolerance: lower_bound (a proven lower
+// bound on the optimum) against a proven upper bound on the table's exact cost, within
+// tol * sum |cost terms| of the table.
+template <typename T>
+bool certify(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C, const int32_t* rows, const int32_t* cols,
+             double lower_bound, double tol) {
+    if (!(lower_bound > -kInf)) return false;
+    CompensatedSum obj;
+    for (int64_t w = 0; w < V; ++w) {
+        obj.add(static_cast<double>(Lr[w * R + rows[w]]));
+        obj.add(static_cast<double>(Lc[w * C + cols[w]]));
+    }
+    const double hi = obj.upper();
+    if (!std::isfinite(hi)) return false;
+    const double diff = hi - lower_bound;  // 0 only when they are equal (gradual underflow)
+    const double gap = diff == 0.0 ? 0.0 : std::nextafter(diff, kInf);
+    return gap <= tol * obj.abs_total;
+}
+
 }  // namespace
 
+// The solve on costs whose magnitudes are known to be safe (see solve_table below, which checks
+// the options and scales the costs when they are not).
 template <typename T>
-TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C,
-                        const int32_t* current_rows, const int32_t* current_cols,
-                        const TableOptions& opt, const InterruptFn& interrupted) {
+TableResult solve_table_impl(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C,
+                             const int32_t* current_rows, const int32_t* current_cols,
+                             const TableOptions& opt, const InterruptFn& interrupted) {
     TableResult res;
-    if (V < 0 || R < 1 || C < 1) throw std::invalid_argument("table sizes must be positive");
     const int64_t n_cells = static_cast<int64_t>(R) * C;
-    if (n_cells > std::numeric_limits<int32_t>::max()) throw std::invalid_argument("R*C does not fit in int32");
-    if (V > n_cells) throw Infeasible("more words than cells: no complete table exists");
     res.rows.assign(V, 0);
     res.cols.assign(V, 0);
     res.current_objective = current_rows ? table_cost(Lr, Lc, V, R, C, current_rows, current_cols)
@@ -137,20 +195,43 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         return current_rows ? current_rows[w] * C + current_cols[w] : static_cast<int32_t>(w);
     };
 
-    // 1. Candidate cells per word.
+    // 1. Candidate cells per word, and each word's least and largest costs (in the same pass over
+    // its costs): finiteness, the magnitudes that decide scaling, the pricing tolerance and the
+    // certificate's rounding bounds.
     double t0 = now();
     const int32_t n_rows = static_cast<int32_t>(n_cells);  // words + dummy words
     std::vector<std::vector<int32_t>> cells(n_rows);
-    std::vector<uint8_t> flat(V, 0);
+    std::vector<uint8_t> flat(V, 0), bad(V, 0);
+    std::vector<double> lr_min(V), lc_min(V), word_abs(V);
     parallel_blocks(V, threads, [&](int64_t b, int64_t e) {
         std::vector<int32_t> idx, rk, ck;
         for (int64_t w = b; w < e; ++w) {
-            // A word whose costs are the same in every cell (e.g. it never occurred) is
-            // indifferent: it is priced like a dummy word (cheapest-priced cells).
             const T* lr = Lr + w * R;
             const T* lc = Lc + w * C;
-            flat[w] = std::all_of(lr, lr + R, [&](T x) { return x == lr[0]; }) &&
-                      std::all_of(lc, lc + C, [&](T x) { return x == lc[0]; });
+            // x - x is 0 exactly when x is finite (NaN for NaN and +-inf).
+            int nonfinite = 0;
+            T r0 = lr[0], r1 = lr[0], c0 = lc[0], c1 = lc[0];
+            for (int32_t i = 0; i < R; ++i) {
+                nonfinite |= !(lr[i] - lr[i] == T(0));
+                r0 = std::min(r0, lr[i]);
+                r1 = std::max(r1, lr[i]);
+            }
+            for (int32_t j = 0; j < C; ++j) {
+                nonfinite |= !(lc[j] - lc[j] == T(0));
+                c0 = std::min(c0, lc[j]);
+                c1 = std::max(c1, lc[j]);
+            }
+            if (nonfinite) {  // NaN would break the sorts below (no strict weak order)
+                bad[w] = 1;
+                continue;
+            }
+            lr_min[w] = static_cast<double>(r0);
+            lc_min[w] = static_cast<double>(c0);
+            word_abs[w] = std::max(std::abs(static_cast<double>(r0)), std::abs(static_cast<double>(r1))) +
+                          std::max(std::abs(static_cast<double>(c0)), std::abs(static_cast<double>(c1)));
+            // A word whose costs are the same in every cell (e.g. it never occurred) is
+            // indifferent: it is priced like a dummy word (cheapest-priced cells).
+            flat[w] = r0 == r1 && c0 == c1;
             smallest_k(Lr + w * R, R, k, idx, rk);
             smallest_k(Lc + w * C, C, k, idx, ck);
             auto& cw = cells[w];
@@ -160,6 +241,46 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             insert_sorted(cw, fallback_cell(w));
         }
     });
+    {
+        const auto first_bad = std::find(bad.begin(), bad.end(), uint8_t{1});
+        if (first_bad != bad.end())
+            throw std::invalid_argument("costs of word " + std::to_string(first_bad - bad.begin()) +
+                                        " are not all finite (NaN and +-inf are invalid in a table)");
+        // Every quantity of the solve is bounded by the words' largest costs: a table's cost by
+        // their sum, prices by (cells + 2) times the largest pair cost (the auction's cap, the
+        // searches' path lengths).  A sum that overflows cannot be a table's cost; prices that
+        // could overflow are avoided by scaling by a power of two.
+        double total = 0.0, largest = 0.0;
+        int64_t arg = 0;
+        for (int64_t w = 0; w < V; ++w) {
+            total += word_abs[w];
+            if (word_abs[w] > largest) {
+                largest = word_abs[w];
+                arg = w;
+            }
+        }
+        if (!std::isfinite(total) || !std::isfinite(largest)) {
+            // Name the largest entry of the word with the largest costs.
+            const T* lr = Lr + arg * R;
+            const T* lc = Lc + arg * C;
+            auto abs_less = [](T x, T y) { return std::abs(static_cast<double>(x)) < std::abs(static_cast<double>(y)); };
+            const T* er = std::max_element(lr, lr + R, abs_less);
+            const T* ec = std::max_element(lc, lc + C, abs_less);
+            const bool in_r = std::abs(static_cast<double>(*er)) >= std::abs(static_cast<double>(*ec));
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "%.17g", static_cast<double>(in_r ? *er : *ec));
+            throw std::invalid_argument(std::string("costs too large: ") + (in_r ? "L_r[" : "L_c[") + std::to_string(arg) +
+                                        ", " + std::to_string(in_r ? er - lr : ec - lc) + "] = " + buf +
+                                        ", and the sum over words of each word's largest |L_r| + |L_c| overflows "
+                                        "float64 (a table's cost could be infinite); scale the costs down");
+        }
+        const double limit = std::numeric_limits<double>::max() / 64.0;
+        if (largest > limit / (static_cast<double>(n_cells) + 2.0)) {
+            int shift = 0;
+            while (std::ldexp(largest, -shift) > limit / (static_cast<double>(n_cells) + 2.0)) ++shift;
+            throw NeedsScaling{shift};
+        }
+    }
     // Greedy seed, for loss matrices where every word prefers the same few rows and columns
     // (early in training they are close to count x marginal): the k x k candidates of all words
     // then overlap on fewer cells than there are words, and pricing needed many rounds to find
@@ -269,6 +390,14 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     std::vector<double> pmin_row(R), pmin_col(C);
     std::vector<std::vector<int32_t>> added(n_rows);
     std::vector<double> word_min(n_rows, -kInf);
+    // The least price seen by an exact pricing pass: the certificate's rounding bound of a word's
+    // minimum holds for the bounds kept from earlier passes too.
+    double pmin_ever = kInf;
+    // A cell prices out when it beats u_w by more than rel_tol times the word's own magnitude
+    // (|u_w| plus its least costs): the same relative test at every scale of costs.
+    auto tol_of = [&](int64_t w, double uw) {
+        return opt.rel_tol * (std::abs(uw) + std::abs(lr_min[w]) + std::abs(lc_min[w]));
+    };
     // Incremental pricing.  A pricing pass that leaves no violating cell behind for word w shows
     // cost + p >= word_min[w] >= u_w - tol(u_w) on every cell ("clean", u_clean[w] = that u_w).
     // Prices almost only rise (auction bids and augmenting-path dual updates raise them; only the
@@ -313,6 +442,8 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             }
             pmin_row[i] = m;
         }
+        if (exact)
+            for (int32_t i = 0; i < R; ++i) pmin_ever = std::min(pmin_ever, pmin_row[i]);
         parallel_blocks(V, threads, [&](int64_t b, int64_t e) {
             std::vector<std::pair<double, int32_t>> viol;
             std::vector<std::pair<double, int32_t>> rows_by_bound;
@@ -336,7 +467,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 }
                 if (exact && incremental && u_clean[w] != kInf && (u[w] <= u_clean[w] || u[w] <= lim)) {
                     const double uw = u[w];
-                    const double threshold = uw - opt.rel_tol * (std::abs(uw) + 1.0);
+                    const double threshold = uw - tol_of(w, uw);
                     double dmin = kInf;
                     for (int32_t c : dropped) dmin = std::min(dmin, cell_value(c));
                     if (dmin >= threshold) {
@@ -351,7 +482,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 double lcmin = kInf;
                 for (int32_t j = 0; j < C; ++j) lcmin = std::min(lcmin, static_cast<double>(lc[j]));
                 const double uw = u[w];
-                const double tol = opt.rel_tol * (std::abs(uw) + 1.0);
+                const double tol = tol_of(w, uw);
                 double best = uw;  // the matched cell is tight: min over all cells is <= u_w
                 viol.clear();
                 // Rows in order of their lower bound; stop at the first that cannot beat `best`.
@@ -453,7 +584,7 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
                 const int32_t d = group[t];
                 const double base = static_cast<double>(Lr[int64_t(d) * R]) + static_cast<double>(Lc[int64_t(d) * C]);
                 const double ud = u[d];
-                const double threshold = ud - opt.rel_tol * (std::abs(ud) + 1.0);
+                const double threshold = ud - tol_of(d, ud);
                 word_min[d] = std::min(ud, base + by_price[0].first);
                 added[d].clear();
                 if (base + by_price[0].first < threshold) added[d].push_back(by_price[0].second);
@@ -499,7 +630,49 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         return true;
     };
 
-    bool first = true;
+    // A proven lower bound on the optimum from the last exact pricing pass: for each word, its
+    // minimum over all cells of cost + p (word_min) less the most its rounding can have hidden,
+    // minus the sum of prices (rectangular: of max(p, 0), which the bound needs), summed with
+    // a proven error bound.  Every value pricing compares (a cell's cost + price, or a bound of
+    // a set of cells' values) is a sum of three doubles a + b + c, off by at most
+    // 2u (|a| + |b| + |c|) <= 2u (|v*| + 2 N_w), where v* is the word's exact minimum and N_w
+    // the magnitude of the word's negative costs and prices (|x| = x + 2 max(-x, 0), and the
+    // three terms of any such bound are at most v* in sum).  |v*| is at most max(|word_min|,
+    // value of the matched cell) up to that rounding.  Additions have no underflow error.
+    auto table_lower_bound = [&]() -> double {
+        const bool square = n_cells == V;
+        const double pneg = pmin_ever < 0.0 ? -pmin_ever : 0.0;
+        CompensatedSum sum;
+        for (int64_t w = 0; w < V; ++w) {
+            const double m = word_min[w];
+            const int32_t c = st.row_to_col[w];
+            if (!(m > -kInf) || c < 0) return -kInf;
+            const double a = static_cast<double>(Lr[w * R + c / C]), b = static_cast<double>(Lc[w * C + c % C]);
+            const double pc = st.p[c];
+            const double vm = (a + b) + pc + 2.01 * kUnit * (std::abs(a) + std::abs(b) + std::abs(pc));
+            const double mag = std::max(std::abs(vm), std::abs(m)) +
+                               2.0 * ((lr_min[w] < 0.0 ? -lr_min[w] : 0.0) + (lc_min[w] < 0.0 ? -lc_min[w] : 0.0) + pneg);
+            sum.add(m);
+            sum.add(-2.02 * kUnit * mag);
+        }
+        for (int64_t c = 0; c < n_cells; ++c) sum.add(square ? -st.p[c] : -std::max(st.p[c], 0.0));
+        const double lb = sum.lower();
+        return std::isnan(lb) ? -kInf : lb;
+    };
+    // Writes the table of the current matching and decides the certificate.
+    auto certified_now = [&]() {
+        for (int64_t w = 0; w < V; ++w) {
+            const int32_t cell = st.row_to_col[w];
+            res.rows[w] = cell / C;
+            res.cols[w] = cell % C;
+        }
+        res.certified = certify(Lr, Lc, V, R, C, res.rows.data(), res.cols.data(), res.lower_bound,
+                                std::max(kCertRelTol, opt.rel_tol));
+        return res.certified;
+    };
+
+    bool first = true, restarted = false, restart = false;
+    int64_t last_added = -1;
     for (int32_t round = 0; round < opt.max_rounds; ++round) {
         if (interrupted && interrupted()) throw Interrupted("interrupted");
         // 2. Exact sparse solve (warm after the first round).
@@ -551,6 +724,9 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             }
             res.method = auction ? "auction+ssp" : "ssp";
             first = false;
+        } else if (restart) {
+            st = solve_ssp(words_view, interrupted);
+            restart = false;
         } else {
             // Warm start: keep prices and matching; only rows whose new arcs undercut their
             // match are searched again.  (A warm auction was tried instead: it inflates the
@@ -568,26 +744,81 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         const int64_t n_added = price(st.p.data(), st.u.data(), st.row_to_col.data());
         res.time_pricing += now() - t2;
         if (trace) std::fprintf(stderr, "  pricing %.3fs added %lld\n", now() - t2, (long long)n_added);
-        // Certificate: sum of the true per-word minima minus the sum of prices.
-        long double lb = 0.0L;  // many terms of mixed magnitude: extended precision
-        for (int64_t w = 0; w < V; ++w) lb += word_min[w];
-        for (int64_t c = 0; c < n_cells; ++c) lb -= st.p[c];
-        res.lower_bound = static_cast<double>(lb);
+        // Certificate: sum of the per-word minima minus the sum of prices, with every rounding
+        // accounted for (see table_lower_bound): it is never above the optimum.
+        res.lower_bound = table_lower_bound();
+        last_added = n_added;
         if (n_added == 0) {
-            res.certified = true;
-            break;
+            if (certified_now()) break;
+            // Pricing found nothing to add, yet the bound is not within the tolerance: the
+            // prices are too coarse for these costs (an auction scaled by outlying costs).
+            // Start once more from shortest paths, whose prices stay at the scale of the
+            // paths actually taken.
+            if (restarted) break;
+            restarted = true;
+            restart = true;
+            std::fill(u_clean.begin(), u_clean.end(), kInf);
+            if (trace) std::fprintf(stderr, "  bound %.17g not within tolerance: restart from shortest paths\n", res.lower_bound);
         }
     }
-    for (int64_t w = 0; w < V; ++w) {
-        int32_t cell = st.row_to_col[w];
-        res.rows[w] = cell / C;
-        res.cols[w] = cell % C;
-    }
+    if (last_added != 0) certified_now();
     res.objective = table_cost(Lr, Lc, V, R, C, res.rows.data(), res.cols.data());
     res.arcs = static_cast<int64_t>(g.indices.size());
     res.augmentations = st.augmentations;
     res.auction_bids = st.auction_bids;
     return res;
+}
+
+// Checks what the solve cannot handle (bad options, a current table outside the table or with
+// two words in a cell), then solves; costs so large that prices could overflow are solved on a
+// copy scaled by a power of two, and the result is stated in the original costs.
+template <typename T>
+TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C,
+                        const int32_t* current_rows, const int32_t* current_cols,
+                        const TableOptions& opt, const InterruptFn& interrupted) {
+    if (V < 0 || R < 1 || C < 1) throw std::invalid_argument("table sizes must be positive");
+    const int64_t n_cells = static_cast<int64_t>(R) * C;
+    if (n_cells > std::numeric_limits<int32_t>::max()) throw std::invalid_argument("R*C does not fit in int32");
+    if (V > n_cells) throw Infeasible("more words than cells: no complete table exists");
+    if (opt.max_rounds < 1) throw std::invalid_argument("max_rounds must be >= 1, got " + std::to_string(opt.max_rounds));
+    if (opt.threads < 0) throw std::invalid_argument("threads must be >= 0 (0 = all cores), got " + std::to_string(opt.threads));
+    if (opt.k < 0) throw std::invalid_argument("k must be >= 0, got " + std::to_string(opt.k));
+    if (opt.max_add_per_word < 1)
+        throw std::invalid_argument("max_add_per_word must be >= 1, got " + std::to_string(opt.max_add_per_word));
+    if (!(opt.rel_tol >= 0.0) || !std::isfinite(opt.rel_tol))
+        throw std::invalid_argument("rel_tol must be finite and >= 0, got " + std::to_string(opt.rel_tol));
+    if ((current_rows == nullptr) != (current_cols == nullptr))
+        throw std::invalid_argument("current needs both rows and columns");
+    if (current_rows) {
+        std::vector<uint8_t> seen(static_cast<size_t>(n_cells), 0);
+        for (int64_t w = 0; w < V; ++w) {
+            const int32_t r = current_rows[w], c = current_cols[w];
+            if (r < 0 || r >= R || c < 0 || c >= C)
+                throw std::invalid_argument("current cell of word " + std::to_string(w) + " is (" + std::to_string(r) +
+                                            ", " + std::to_string(c) + "), outside the table");
+            uint8_t& s = seen[static_cast<size_t>(r) * C + c];
+            if (s) throw std::invalid_argument("current places two words in the same cell (word " + std::to_string(w) + ")");
+            s = 1;
+        }
+    }
+    try {
+        return solve_table_impl<T>(Lr, Lc, V, R, C, current_rows, current_cols, opt, interrupted);
+    } catch (const NeedsScaling& ns) {
+        const size_t nr = static_cast<size_t>(V) * R, nc = static_cast<size_t>(V) * C;
+        std::vector<T> lr(nr), lc(nc);
+        for (size_t a = 0; a < nr; ++a) lr[a] = static_cast<T>(std::ldexp(static_cast<double>(Lr[a]), -ns.shift));
+        for (size_t a = 0; a < nc; ++a) lc[a] = static_cast<T>(std::ldexp(static_cast<double>(Lc[a]), -ns.shift));
+        TableResult res = solve_table_impl<T>(lr.data(), lc.data(), V, R, C, current_rows, current_cols, opt, interrupted);
+        res.objective = table_cost(Lr, Lc, V, R, C, res.rows.data(), res.cols.data());
+        if (current_rows) res.current_objective = table_cost(Lr, Lc, V, R, C, current_rows, current_cols);
+        // Each scaled cost is within half the least subnormal of the exact scaled value (the
+        // scaling is exact but for underflow): a word's cost within 2^-1074, scaled back.
+        const double slack = static_cast<double>(V) * std::ldexp(std::numeric_limits<double>::denorm_min(), ns.shift);
+        res.lower_bound = std::nextafter(std::ldexp(res.lower_bound, ns.shift) - slack, -kInf);
+        res.certified = certify(Lr, Lc, V, R, C, res.rows.data(), res.cols.data(), res.lower_bound,
+                                std::max(kCertRelTol, opt.rel_tol));
+        return res;
+    }
 }
 
 template TableResult solve_table<float>(const float*, const float*, int32_t, int32_t, int32_t, const int32_t*,
