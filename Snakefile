@@ -1,24 +1,30 @@
 # LightRNN workflow: corpus -> vocabulary -> round-0 table -> (train round r -> reallocate) x rounds
 # -> evaluation -> report.  `snakemake --cores 2` runs config/config.yaml (PTB, CPU).
+import sys
 from pathlib import Path
 
-import yaml
-from snakemake.utils import min_version, update_config, validate
+from snakemake.utils import min_version
 
 min_version("8.0")
+
+sys.path.insert(0, str(Path(workflow.basedir) / "pipeline"))
+import workflow_config  # noqa: E402
 
 
 # config/config.yaml (next to this Snakefile) holds every key's default; files given with
 # --configfile and --config values are layered over it, so they only need the keys they change.
 # (Not a `configfile:` directive: Snakemake resolves that against the working directory, which
-# breaks --directory, and skips it entirely when --configfile is given.)
-with open(Path(workflow.basedir) / "config" / "config.yaml", encoding="utf-8") as _f:
-    _defaults = yaml.safe_load(_f)
-update_config(_defaults, config)
+# breaks --directory, and skips it entirely when --configfile is given.) A bad key or value
+# stops the run with one line naming it.
+_configfile_warning = workflow_config.configfile_flags_warning(sys.argv)
+if _configfile_warning:
+    print(_configfile_warning, file=sys.stderr)
+try:
+    _checked_config = workflow_config.load(Path(workflow.basedir) / "config", config)
+except workflow_config.ConfigError as e:
+    sys.exit(f"config: {e}")
 config.clear()
-config.update(_defaults)
-
-validate(config, "config/schema.yaml")
+config.update(_checked_config)
 
 
 report: "pipeline/report/workflow.rst"

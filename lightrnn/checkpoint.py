@@ -20,6 +20,7 @@ from torch import nn
 
 from lightrnn.atomic import atomic_torch_save
 from lightrnn.config import ModelConfig
+from lightrnn.errors import CheckpointError
 from lightrnn.table import WordTable
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "make_checkpoint", "save", "load",
@@ -28,10 +29,6 @@ __all__ = ["FORMAT", "VERSION", "CheckpointError", "make_checkpoint", "save", "l
 FORMAT = "lightrnn-checkpoint"
 VERSION = 1
 _REQUIRED = ("model_config", "train_config", "model", "step", "epoch", "round")
-
-
-class CheckpointError(ValueError):
-    """A file that is not a readable LightRNN checkpoint; the message names the file."""
 
 
 def get_rng_state() -> dict[str, Any]:
@@ -149,8 +146,33 @@ def build_model_from_checkpoint(ckpt: dict[str, Any], table: WordTable | None = 
         model = build_model(config, table if table is not None else table_from_checkpoint(ckpt))
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"checkpoint model cannot be rebuilt: {e}") from None
+    mismatch = _weight_mismatch(ckpt["model"], model.state_dict())
+    if mismatch:
+        raise CheckpointError(f"weights do not fit the architecture in its model_config ({_arch(config)}): {mismatch}")
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
-        raise CheckpointError(f"checkpoint weights do not fit the saved architecture: {str(e).splitlines()[0]}") from None
+        raise CheckpointError(f"weights cannot be loaded: {str(e).splitlines()[0]}") from None
     return model.to(device)
+
+
+def _arch(config: ModelConfig) -> str:
+    return (f"{config.model}, {config.num_layers} x {config.hidden_dim} LSTM, emb_dim {config.emb_dim}, "
+            f"{config.vocab_size} words")
+
+
+def _weight_mismatch(saved: dict, expected: dict) -> str:
+    """'' when the saved tensors have the names and shapes of ``expected``; else the first
+    difference with both shapes, and how many more there are."""
+    problems = []
+    for name, t in expected.items():
+        if name not in saved:
+            problems.append(f"{name} {tuple(t.shape)} is missing from the file")
+        elif tuple(saved[name].shape) != tuple(t.shape):
+            problems.append(f"{name} is {tuple(saved[name].shape)} in the file, {tuple(t.shape)} in the model")
+    problems += [f"{name} {tuple(saved[name].shape)} in the file is not in the model"
+                 for name in saved if name not in expected]
+    if not problems:
+        return ""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return problems[0] + more

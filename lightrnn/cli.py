@@ -12,13 +12,18 @@ lightrnn.cli_infer  score, predict, generate, table
 ==================  ==========================================
 
 Every subcommand reads and writes the files named on its command line; outputs are written
-atomically. Errors in the input exit with status 2 and one line naming the file, line and value.
+atomically, and their folders are checked for writability before any work starts. Errors in the
+input (any :class:`lightrnn.errors.LightRNNError`, a bad table, a file that cannot be read or
+written) exit with status 2 and one line naming the file, line or flag and the value; no
+traceback.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+
+from lightrnn.errors import LightRNNError, UserError
 
 _COMMAND_MODULES = (
     "lightrnn.cli_data",
@@ -28,8 +33,41 @@ _COMMAND_MODULES = (
 )
 
 
-class UserError(Exception):
-    """A problem with the user's input: printed as one line, exit status 2, no traceback."""
+__all__ = ["UserError", "build_parser", "main", "output_flags", "error_message"]
+
+
+def output_flags(parser: argparse.ArgumentParser, *flags: str) -> None:
+    """Declare the flags of ``parser`` that name files it writes: `main` checks that each given
+    one can be written before the command runs (a read-only folder fails at once, not after an
+    epoch of training)."""
+    dests = {flag: parser._option_string_actions[flag].dest for flag in flags}
+    parser.set_defaults(output_flags=dests)
+
+
+def error_message(exc: BaseException) -> str | None:
+    """The one-line message of an error caused by the user's input or surroundings, or None for
+    anything else (a bug: that keeps its traceback)."""
+    from lightrnn.table import TableError
+
+    if isinstance(exc, (LightRNNError, TableError)):
+        return str(exc)
+    if isinstance(exc, OSError):  # e.g. an input that cannot be read
+        if exc.filename is not None and exc.strerror:
+            return f"{exc.filename}: {exc.strerror}"
+        return str(exc)
+    return None
+
+
+def _check_outputs(args) -> None:
+    from lightrnn.atomic import check_writable
+
+    for flag, dest in getattr(args, "output_flags", {}).items():
+        value = getattr(args, dest, None)
+        if value:
+            try:
+                check_writable(value)
+            except LightRNNError as e:
+                raise UserError(f"{flag} {e}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,9 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_outputs(args)
         rc = args.func(args)
-    except UserError as e:
-        print(f"lightrnn {args.command}: error: {e}", file=sys.stderr)
+    except Exception as e:
+        message = error_message(e)
+        if message is None:
+            raise
+        print(f"lightrnn {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"lightrnn {args.command}: interrupted", file=sys.stderr)

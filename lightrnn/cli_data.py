@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from lightrnn.cli import UserError
+from lightrnn.cli import UserError, output_flags
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -26,6 +27,7 @@ def register(sub) -> None:
     p.add_argument("--max-size", type=int, help="keep at most N words, <unk> and <eos> included")
     p.add_argument("--min-count", type=int, default=1, help="drop words seen fewer times (default: 1)")
     p.add_argument("--exact-size", action="store_true", help="fail if fewer than --max-size words qualify")
+    output_flags(p, "--out")
     p.set_defaults(func=run_build_vocab)
 
     p = sub.add_parser("encode", formatter_class=_RAW, help="encode a text split to int32 ids (.npy)",
@@ -34,6 +36,7 @@ def register(sub) -> None:
     p.add_argument("--vocab", required=True, help="vocab.tsv")
     p.add_argument("--text", required=True, help="text file, one sentence a line")
     p.add_argument("--out", required=True, help=".npy to write")
+    output_flags(p, "--out")
     p.set_defaults(func=run_encode)
 
     p = sub.add_parser("init-table", formatter_class=_RAW, help="make the round-0 word table",
@@ -48,6 +51,7 @@ def register(sub) -> None:
     p.add_argument("--from", dest="from_file", help="table .npz for --method file")
     p.add_argument("--rows", type=int, help="R (default: ceil(sqrt V))")
     p.add_argument("--cols", type=int, help="C (default: ceil(sqrt V))")
+    output_flags(p, "--out")
     p.set_defaults(func=run_init_table)
 
     p = sub.add_parser("show-table", formatter_class=_RAW, help="dump a word table as text and a picture",
@@ -59,72 +63,60 @@ def register(sub) -> None:
     p.add_argument("--out-png", help="PNG picture to write")
     p.add_argument("--max-rows", type=int, default=8, help="rows in the picture (default: 8)")
     p.add_argument("--max-cols", type=int, default=8, help="columns in the picture (default: 8)")
+    output_flags(p, "--out-text", "--out-png")
     p.set_defaults(func=run_show_table)
 
 
 def _vocab(path):
-    from lightrnn.vocab import CorpusError, Vocab
+    from lightrnn.vocab import Vocab
 
-    try:
-        return Vocab.load(path)
-    except CorpusError as e:
-        raise UserError(str(e)) from None
+    return Vocab.load(path)
 
 
 def run_prepare_ptb(args) -> int:
+    from lightrnn.atomic import check_writable
     from lightrnn.corpus import prepare_ptb
-    from lightrnn.vocab import CorpusError
 
-    try:
-        paths = prepare_ptb(args.out_dir, args.max_lines)
-    except CorpusError as e:
-        raise UserError(str(e)) from None
+    check_writable(Path(args.out_dir) / "ptb.train.txt")
+    paths = prepare_ptb(args.out_dir, args.max_lines)
     for split, path in paths.items():
         print(f"{split}: {path}")
     return 0
 
 
 def run_build_vocab(args) -> int:
-    from lightrnn.vocab import CorpusError, build_vocab
+    from lightrnn.vocab import build_vocab
 
-    try:
-        vocab = build_vocab(args.train, args.max_size, args.min_count, args.exact_size)
-    except CorpusError as e:
-        raise UserError(str(e)) from None
+    vocab = build_vocab(args.train, args.max_size, args.min_count, args.exact_size)
     vocab.save(args.out)
     print(f"{args.out}: {len(vocab)} words, {int(vocab.counts.sum())} training tokens")
     return 0
 
 
 def run_encode(args) -> int:
-    from lightrnn.corpus import encode_file
-    from lightrnn.vocab import CorpusError
+    from lightrnn.corpus import encode_file, load_tokens, token_stats
 
     vocab = _vocab(args.vocab)
-    try:
-        n = encode_file(args.text, vocab, args.out)
-    except CorpusError as e:
-        raise UserError(str(e)) from None
-    print(f"{args.out}: {n} tokens")
+    encode_file(args.text, vocab, args.out)
+    stats = token_stats(load_tokens(args.out), vocab.unk_id)
+    print(f"{args.out}: {stats['tokens']} tokens, {stats['unk']} of them <unk> (OOV rate "
+          f"{100 * stats['oov_rate']:.2f}%: words outside {args.vocab} and literal <unk>)")
     return 0
 
 
 def run_init_table(args) -> int:
-    from lightrnn.table import TableError, WordTable
+    from lightrnn.table import WordTable
 
     vocab = _vocab(args.vocab)
     V = len(vocab)
-    try:
-        if args.method == "random":
-            table = WordTable.random(V, args.seed, args.rows, args.cols)
-        elif args.method == "frequency":
-            table = WordTable.by_frequency(V, args.rows, args.cols)
-        else:
-            if not args.from_file:
-                raise UserError("--method file needs --from TABLE.npz")
-            table = WordTable.load(args.from_file, vocab_size=V)
-    except TableError as e:
-        raise UserError(str(e)) from None
+    if args.method == "random":
+        table = WordTable.random(V, args.seed, args.rows, args.cols)
+    elif args.method == "frequency":
+        table = WordTable.by_frequency(V, args.rows, args.cols)
+    else:
+        if not args.from_file:
+            raise UserError("--method file needs --from TABLE.npz")
+        table = WordTable.load(args.from_file, vocab_size=V)
     table.save(args.out)
     print(f"{args.out}: {V} words in a {table.n_rows} x {table.n_cols} table ({args.method})")
     return 0
@@ -132,13 +124,10 @@ def run_init_table(args) -> int:
 
 def run_show_table(args) -> int:
     from lightrnn.atomic import atomic_write_text
-    from lightrnn.table import TableError, WordTable
+    from lightrnn.table import WordTable
 
     vocab = _vocab(args.vocab)
-    try:
-        table = WordTable.load(args.table, vocab_size=len(vocab))
-    except TableError as e:
-        raise UserError(str(e)) from None
+    table = WordTable.load(args.table, vocab_size=len(vocab))
     text = table.dump(vocab.words)
     if args.out_text:
         atomic_write_text(args.out_text, text)

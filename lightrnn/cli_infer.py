@@ -5,7 +5,7 @@ import argparse
 import json
 import math
 
-from lightrnn.cli import UserError
+from lightrnn.cli import UserError, output_flags
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -60,6 +60,7 @@ def register(sub) -> None:
     p.add_argument("--bptt", type=int, default=35, help="tokens per forward call (default: 35)")
     p.add_argument("--tokens-out", help="--text only: write 'word<TAB>log-prob (nats)' per token (.tsv)")
     p.add_argument("--out", help="JSON result to write (always printed)")
+    output_flags(p, "--tokens-out", "--out")
     p.set_defaults(func=run_score)
 
     p = sub.add_parser("predict", help="exact top-k next words", description=PREDICT_HELP, formatter_class=_RAW)
@@ -81,6 +82,7 @@ def register(sub) -> None:
     p.add_argument("--stop-at-eos", action=argparse.BooleanOptionalAction, default=True,
                    help="end a sample at <eos> (default: on)")
     p.add_argument("--out", help="JSON list of samples to write")
+    output_flags(p, "--out")
     p.set_defaults(func=run_generate)
 
     p = sub.add_parser("table", help="words sharing a row or column with a word", description=TABLE_HELP,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from lightrnn.cli import UserError
+from lightrnn.cli import UserError, output_flags
 
 HELP = """\
 Reallocate words: one eval-mode pass over the training data accumulates each word's loss over
@@ -37,6 +37,7 @@ def register(sub) -> None:
     p.add_argument("--rescore", action="store_true",
                    help="one more eval pass: the actual training NLL with the new table before any "
                         "further training (shows how far the separable prediction is from the truth)")
+    output_flags(p, "--out-table", "--report", "--losses")
     p.set_defaults(func=run_realloc)
 
 

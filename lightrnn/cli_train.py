@@ -9,7 +9,7 @@ import math
 import os
 from pathlib import Path
 
-from lightrnn.cli import UserError
+from lightrnn.cli import UserError, output_flags
 from lightrnn.cli_args import add_dataclass_args, dataclass_from_args, given_fields
 from lightrnn.config import ModelConfig
 
@@ -65,6 +65,7 @@ def register(sub) -> None:
                    help="continue from OUT.partial if it exists (default: on)")
     add_dataclass_args(p, ModelConfig, "model (fixed by --init-from: given flags must equal the saved ones)")
     add_dataclass_args(p, TrainConfig, "training")
+    output_flags(p, "--out", "--metrics")
     p.set_defaults(func=run_train)
 
     e = sub.add_parser("evaluate", help="perplexity of a checkpoint on a split", description=EVAL_HELP,
@@ -77,6 +78,7 @@ def register(sub) -> None:
     e.add_argument("--bptt", type=int, default=35, help="tokens per batch per stream (default: 35)")
     e.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     e.add_argument("--out", help="JSON result to write (always printed)")
+    output_flags(e, "--out")
     e.set_defaults(func=run_evaluate)
 
 
@@ -93,15 +95,24 @@ def write_metrics_csv(path: str | os.PathLike, rows: list[dict]) -> None:
 
 def _load_inputs(args):
     from lightrnn.corpus import load_tokens
-    from lightrnn.vocab import CorpusError, Vocab
+    from lightrnn.vocab import Vocab
 
-    try:
-        vocab = Vocab.load(args.vocab)
-        train_tokens = load_tokens(args.train, len(vocab))
-        valid_tokens = load_tokens(args.valid, len(vocab)) if args.valid else None
-    except CorpusError as e:
-        raise UserError(str(e)) from None
+    vocab = Vocab.load(args.vocab)
+    train_tokens = load_tokens(args.train, len(vocab))
+    valid_tokens = load_tokens(args.valid, len(vocab)) if args.valid else None
     return vocab, train_tokens, valid_tokens
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_round_length(args, cfg, n_batches: int) -> None:
+    """A round must train at least one batch; say how short --epochs may be for this data."""
+    if cfg.epochs > 0 and round(cfg.epochs * n_batches) == 0:
+        raise UserError(f"--epochs {cfg.epochs} is less than one batch: an epoch of --train {args.train} is "
+                        f"{n_batches} batches ({cfg.batch_size} streams x {cfg.bptt} tokens), so --epochs "
+                        f"must be at least {1 / n_batches:.3g}")
 
 
 def run_train(args) -> int:
@@ -109,7 +120,7 @@ def run_train(args) -> int:
 
     from lightrnn import checkpoint as ck
     from lightrnn.factory import build_model
-    from lightrnn.table import TableError, WordTable
+    from lightrnn.table import WordTable
     from lightrnn.train import (TrainConfig, TrainState, epoch_batches, make_optimizer, resolve_device,
                                 round_finished, seed_everything, train)
 
@@ -119,11 +130,7 @@ def run_train(args) -> int:
     partial = out.with_name(out.name + ".partial")
     prev = None
     if args.init_from:
-        try:
-            prev = ck.load(args.init_from)
-        except ck.CheckpointError as e:
-            raise UserError(str(e)) from None
-
+        prev = ck.load(args.init_from)
         if prev.get("vocab_words") is not None and list(prev["vocab_words"]) != vocab_words:
             raise UserError(f"--init-from {args.init_from} was trained with another vocabulary than {args.vocab}")
 
@@ -131,10 +138,10 @@ def run_train(args) -> int:
     given = given_fields(ModelConfig, args)
     if prev is not None:
         base = dict(prev["model_config"])
-        clash = {k: (v, base[k]) for k, v in given.items() if base.get(k) != v}
+        clash = [f"{_flag(k)} {v} (saved: {base.get(k)})" for k, v in given.items() if base.get(k) != v]
         if clash:
-            raise UserError(f"--init-from {args.init_from} fixes the architecture; these flags differ "
-                            f"from it (given, saved): {clash}")
+            raise UserError(f"--init-from {args.init_from} fixes the architecture and these flags differ "
+                            f"from it: {', '.join(clash)}; drop them or give the saved values")
         model_cfg = ModelConfig.from_dict(base)
     else:
         try:
@@ -166,17 +173,16 @@ def run_train(args) -> int:
             raise UserError(f"{name} {path}: {len(toks)} tokens are too few for {streams} streams "
                             f"(need at least {2 * streams})")
 
+    _check_round_length(args, train_cfg, epoch_batches(len(train_tokens), train_cfg.batch_size, train_cfg.bptt))
+
     table = None
     if model_cfg.model == "lightrnn":
-        try:
-            if args.table:
-                table = WordTable.load(args.table, vocab_size=len(vocab))
-            elif prev is not None:
-                table = ck.table_from_checkpoint(prev)
-            else:
-                raise UserError("a LightRNN model needs --table (make one with `lightrnn init-table`)")
-        except TableError as e:
-            raise UserError(str(e)) from None
+        if args.table:
+            table = WordTable.load(args.table, vocab_size=len(vocab))
+        elif prev is not None:
+            table = ck.table_from_checkpoint(prev)
+        else:
+            raise UserError("a LightRNN model needs --table (make one with `lightrnn init-table`)")
         if table.shape != (model_cfg.rows, model_cfg.cols):
             raise UserError(f"table {args.table} is {table.shape[0]} x {table.shape[1]}, the model needs "
                             f"{model_cfg.rows} x {model_cfg.cols}")
@@ -200,7 +206,7 @@ def run_train(args) -> int:
     hidden = None
     seed_everything(train_cfg.seed + 1000 * args.round, device)
     if resume is not None:
-        model = ck.build_model_from_checkpoint(resume, table, device)
+        model = _rebuild(ck, resume, table, device, str(partial))
         state = TrainState.from_dict(resume["state"])
         optimizer = make_optimizer(model, train_cfg, state.lr)
         optimizer.load_state_dict(resume["optimizer"])
@@ -216,7 +222,7 @@ def run_train(args) -> int:
             hidden = tuple(h[:, ctx.rank * B:(ctx.rank + 1) * B].contiguous().to(device) for h in resume["hidden"])
         log(f"resuming {partial} at epoch {state.epoch + 1}, batch {state.batch}, step {state.step}")
     elif prev is not None:
-        model = ck.build_model_from_checkpoint(prev, table, device)
+        model = _rebuild(ck, prev, table, device, f"--init-from {args.init_from}")
         p = prev["state"]
         state = TrainState(round=args.round, lr=train_cfg.lr)
         if train_cfg.carry_lr:
@@ -279,24 +285,32 @@ def run_train(args) -> int:
     return 0
 
 
+def _rebuild(ck, ckpt, table, device, source: str):
+    """The model of a checkpoint; an error names where the checkpoint came from."""
+    try:
+        return ck.build_model_from_checkpoint(ckpt, table, device)
+    except ck.CheckpointError as e:
+        raise ck.CheckpointError(f"{source}: {e}") from None
+
+
 def run_evaluate(args) -> int:
     import torch
 
     from lightrnn import checkpoint as ck
     from lightrnn.atomic import atomic_write_json
-    from lightrnn.corpus import load_tokens
-    from lightrnn.table import TableError, WordTable
+    from lightrnn.corpus import load_tokens, token_stats
+    from lightrnn.table import WordTable
     from lightrnn.train import evaluate, resolve_device
-    from lightrnn.vocab import CorpusError
+    from lightrnn.vocab import UNK
 
+    ckpt = ck.load(args.checkpoint)
+    table = WordTable.load(args.table) if args.table else None
     try:
-        ckpt = ck.load(args.checkpoint)
-        table = WordTable.load(args.table) if args.table else None
         device = resolve_device(args.device)
-        model = ck.build_model_from_checkpoint(ckpt, table, device)
-        tokens = load_tokens(args.data, model.config.vocab_size)
-    except (ck.CheckpointError, CorpusError, TableError, ValueError) as e:
-        raise UserError(str(e)) from None
+    except (RuntimeError, ValueError) as e:
+        raise UserError(f"--device {args.device}: {e}") from None
+    model = _rebuild(ck, ckpt, table, device, args.checkpoint)
+    tokens = load_tokens(args.data, model.config.vocab_size)
     torch.manual_seed(0)
     try:
         result = evaluate(model, tokens, args.batch_size, args.bptt, device)
@@ -304,6 +318,10 @@ def run_evaluate(args) -> int:
         raise UserError(f"--data {args.data}: {e}") from None
     result = {"name": args.name, "checkpoint": str(args.checkpoint), "model": model.config.model,
               **result, **{f"params_{k}": v for k, v in model.param_counts().items()}}
+    words = ckpt.get("vocab_words") or []
+    if UNK in words:  # a perplexity means little without the share of <unk> it was measured on
+        stats = token_stats(tokens, words.index(UNK))
+        result.update(unk=stats["unk"], oov_rate=stats["oov_rate"])
     print(json.dumps(result, sort_keys=True))
     if args.out:
         atomic_write_json(args.out, result)

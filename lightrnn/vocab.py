@@ -14,15 +14,12 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from lightrnn.atomic import atomic_open
+from lightrnn.errors import CorpusError
 
 __all__ = ["Vocab", "CorpusError", "build_vocab", "read_lines", "UNK", "EOS"]
 
 UNK = "<unk>"
 EOS = "<eos>"
-
-
-class CorpusError(ValueError):
-    """Bad corpus or vocabulary input; the message names the file, line and value."""
 
 
 def read_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:

@@ -49,11 +49,7 @@ def round_epochs(r):
     """Epochs of round r: `train.epochs` is one count for every round or a list, one per round
     (reallocating early and often, then training longer, measured best on PTB: README).  Peers
     train the whole schedule's epochs in their one round."""
-    e = config["train"]["epochs"]
-    per_round = list(e) if isinstance(e, list) else [e] * int(config["rounds"])
-    if len(per_round) != int(config["rounds"]):
-        raise ValueError(f"config train.epochs lists {len(per_round)} rounds but rounds is {config['rounds']}: "
-                         f"give one count per round, or a single count for every round")
+    per_round = workflow_config.round_epochs_list(config)
     # Peers: the schedule's total; 0.25 + 0.75 + 1 + ... sums exactly in binary floating point
     # only by luck, so round away the noise (a fraction is at least one batch, far above it).
     return per_round[r] if lightrnn_model() else round(sum(per_round), 9)

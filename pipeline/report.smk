@@ -7,6 +7,9 @@ rule summarize:
         reallocs=[f"{RES}/realloc/realloc_{r}.json" for r in range(1, n_rounds())],
         evals=[f"{RES}/eval/valid.json", f"{RES}/eval/test.json"],
         vocab=f"{RES}/data/vocab.tsv",
+        train=f"{RES}/data/train.npy",
+        valid=f"{RES}/data/valid.npy",
+        test=f"{RES}/data/test.npy",
         table=[f"{RES}/tables/table_{n_rounds() - 1}.npz"] if lightrnn_model() else [],
         benchmarks=[f"{RES}/benchmarks/train_{r}.tsv" for r in range(n_rounds())]
         + [f"{RES}/benchmarks/realloc_{r}.tsv" for r in range(1, n_rounds())],

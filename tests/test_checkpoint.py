@@ -116,7 +116,9 @@ def test_bad_files_raise_checkpoint_error_naming_the_file(tmp_path):
         ck.load(tmp_path / "missing.pt")
     # weights that do not fit the saved architecture
     torch.save({**raw, "model_config": {**raw["model_config"], "hidden_dim": 9}}, tmp_path / "mismatch.pt")
-    with pytest.raises(ck.CheckpointError, match="do not fit the saved architecture"):
+    with pytest.raises(ck.CheckpointError, match=r"weights do not fit the architecture in its model_config "
+                                                 r"\(full, 2 x 9 LSTM.*\): \S+ is \(\d+(, \d+)*\) in the file, "
+                                                 r"\(\d+(, \d+)*\) in the model"):
         ck.build_model_from_checkpoint(ck.load(tmp_path / "mismatch.pt"))
 
 
