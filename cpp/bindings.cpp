@@ -1,7 +1,8 @@
 // pybind11 binding of the assignment core: the private module `lightrnn._assign`.
-// Validation of values (NaN, -inf, shapes) is done once in lightrnn/assign.py; this layer checks
-// only what it must to stay memory-safe, releases the GIL during solves, and turns Ctrl-C into
-// KeyboardInterrupt.
+// Validation of values (NaN, -inf, shapes, overflow) is done once in lightrnn/assign.py, with
+// messages that name the argument and index; this layer checks what it must to stay memory-safe
+// (the core refuses non-finite and overflowing costs and bad options on its own too), releases
+// the GIL during solves, and turns Ctrl-C into KeyboardInterrupt.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -43,6 +44,7 @@ using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
 py::tuple solve_sparse(CArray<int64_t> indptr, CArray<int32_t> indices, CArray<double> cost,
                        int32_t n_rows, int32_t n_cols, const std::string& method) {
+    if (n_rows < 0 || n_cols < 0) throw py::value_error("n_rows and n_cols must be >= 0");
     if (indptr.ndim() != 1 || indptr.shape(0) != static_cast<py::ssize_t>(n_rows) + 1)
         throw py::value_error("indptr must have n_rows + 1 entries");
     const int64_t* ip = indptr.data();
@@ -55,10 +57,8 @@ py::tuple solve_sparse(CArray<int64_t> indptr, CArray<int32_t> indices, CArray<d
     for (int64_t a = 0; a < nnz; ++a)
         if (ix[a] < 0 || ix[a] >= n_cols) throw py::value_error("column index out of range");
     CsrGraph g{n_rows, n_cols, ip, ix, cost.data()};
-    LapState st = run_released([&] {
-        if (method == "auction") return solve_auction(g, {}, python_interrupted);
-        return solve_ssp(g, python_interrupted);
-    });
+    if (method != "auction" && method != "ssp") throw py::value_error("method must be 'ssp' or 'auction', got '" + method + "'");
+    LapState st = run_released([&] { return solve_checked(g, method == "auction", python_interrupted); });
     py::array_t<int32_t> r2c(n_rows);
     std::copy(st.row_to_col.begin(), st.row_to_col.end(), r2c.mutable_data());
     py::array_t<double> u(n_rows), p(n_cols);

@@ -10,14 +10,18 @@ algorithms, their sources and complexity):
   ``L_r[w, i] + L_c[w, j]``, solved exactly by column generation without forming the V x (R*C)
   matrix, with a dual lower bound that certifies optimality.
 
-Values are validated once here: NaN and -inf are invalid (the error names the first bad entry),
-+inf marks a forbidden pair, a problem without a complete assignment raises ValueError saying it
-is infeasible. The GIL is released during a solve and Ctrl-C interrupts it. This module needs
+Values are validated once here: NaN and -inf are invalid (SciPy's message, then the first bad
+entry's index), +inf marks a forbidden pair, costs so large that an assignment's total could
+overflow float64 are refused naming the largest entry, and a problem without a complete
+assignment raises ValueError saying it is infeasible. The GIL is released during a solve and Ctrl-C interrupts it. This module needs
 numpy only (scipy only when you pass a scipy.sparse matrix); it never imports torch.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+import operator
+import warnings
 from typing import Any
 
 import numpy as np
@@ -45,14 +49,40 @@ def _first_bad(a: np.ndarray, bad_mask_fn) -> tuple[int, ...] | None:
     return None
 
 
-def _check_no_nan_neginf(a: np.ndarray, name: str, forbid_posinf: bool = False) -> None:
+def _check_no_nan_neginf(a: np.ndarray, name: str, forbid_posinf: bool = False, maximize: bool = False) -> None:
+    """SciPy's wording ("contains invalid numeric entries"), then the first bad entry's index.
+    With ``maximize`` the roles of +inf and -inf swap (+inf is invalid, -inf forbids a pair)."""
     def bad(b):
-        m = np.isnan(b) | np.isneginf(b)
-        return m | np.isposinf(b) if forbid_posinf else m
+        m = np.isnan(b) | (np.isposinf(b) if maximize else np.isneginf(b))
+        return m | np.isinf(b) if forbid_posinf else m
     at = _first_bad(a, bad)
     if at is not None:
-        raise ValueError(f"{name} contains an invalid entry {float(a[at])} at index {list(at)} "
-                         f"(NaN and -inf are invalid{'; +inf is not allowed here' if forbid_posinf else '; +inf means forbidden'})")
+        if forbid_posinf:
+            rule = "NaN and +-inf are invalid here"
+        elif maximize:
+            rule = "with maximize, NaN and +inf are invalid; -inf means forbidden"
+        else:
+            rule = "NaN and -inf are invalid; +inf means forbidden"
+        raise ValueError(f"{name} contains invalid numeric entries: {float(a[at])} at index {list(at)} ({rule})")
+
+
+def _check_total(a: np.ndarray, name: str, rows_matched: bool, index_of=None) -> None:
+    """Refuses costs whose matchings could cost more than float64 holds: the sum over the matched
+    side (every row if ``rows_matched``, else every column) of its largest finite |cost| must be
+    finite.  The error names the largest entry.  ``index_of`` maps (row, col) of ``a`` to the
+    caller's index."""
+    if a.size == 0:
+        return
+    mag = np.where(np.isfinite(a), np.abs(a), 0.0)
+    with np.errstate(over="ignore"):
+        total = mag.max(axis=1 if rows_matched else 0).sum()
+    if np.isfinite(total):
+        return
+    r, c = np.unravel_index(int(np.argmax(mag)), mag.shape)
+    idx = index_of(int(r), int(c)) if index_of else [int(r), int(c)]
+    raise ValueError(f"{name} is too large to solve: {float(a[r, c])} at index {idx}, and the sum over the "
+                     f"matched {'rows' if rows_matched else 'columns'} of their largest |cost| overflows float64 "
+                     f"(a matching's cost could be infinite); scale the costs down")
 
 
 def _as_cost_matrix(cost_matrix: Any) -> np.ndarray:
@@ -60,7 +90,10 @@ def _as_cost_matrix(cost_matrix: Any) -> np.ndarray:
     if a.ndim != 2:
         raise ValueError(f"expected a matrix (2-D array), got a {a.ndim}-D array")
     if a.dtype.kind not in "biuf":
-        raise ValueError(f"cost matrix must be numeric (bool, int or float), got dtype {a.dtype}")
+        # SciPy's error (a cast that numpy's 'safe' rule refuses), so that code written for
+        # scipy.optimize.linear_sum_assignment catches the same exception.
+        raise TypeError(f"Cannot cast array data from {a.dtype!r} to dtype('float64') according to the rule "
+                        f"'safe': the cost matrix must be numeric (bool, int or float)")
     return a.astype(np.float64, copy=False)
 
 
@@ -76,18 +109,20 @@ def linear_sum_assignment(cost_matrix: Any, maximize: bool = False) -> tuple[np.
         ``cost_matrix[row_ind, col_ind].sum()`` is optimal.
 
     Raises:
-        ValueError: not 2-D, not numeric, NaN or -inf (+inf with ``maximize``) entries, or no
-        complete assignment (infeasible).
+        TypeError: not numeric (SciPy's error).
+        ValueError: not 2-D, NaN or -inf (+inf with ``maximize``) entries (SciPy's message, then
+        the index of the first), costs so large that a matching's cost could overflow float64
+        (the sum over the matched side of its largest |cost| is infinite; the error names the
+        largest entry), or no complete assignment (infeasible).
     """
     a = _as_cost_matrix(cost_matrix)
-    if maximize:
-        _check_no_nan_neginf(-a, "cost matrix")
-        a = -a
-    else:
-        _check_no_nan_neginf(a, "cost matrix")
+    _check_no_nan_neginf(a, "cost matrix", maximize=maximize)
     n, m = a.shape
     if n == 0 or m == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    _check_total(a, "cost matrix", rows_matched=n <= m)
+    if maximize:
+        a = -a
     transposed = n > m
     if transposed:
         a = a.T
@@ -105,21 +140,23 @@ def linear_sum_assignment(cost_matrix: Any, maximize: bool = False) -> tuple[np.
     return np.arange(n, dtype=np.int64), r2c
 
 
-def _csr_parts(graph: Any, shape: tuple[int, int] | None):
-    if isinstance(graph, tuple) and len(graph) == 3:
-        indptr, indices, data = (np.asarray(x) for x in graph)
+def _csr_parts(biadjacency: Any, shape: tuple[int, int] | None):
+    """(indptr, indices, data, shape, from_scipy) of a CSR triple or a scipy.sparse matrix."""
+    if isinstance(biadjacency, tuple) and len(biadjacency) == 3:
+        indptr, indices, data = (np.asarray(x) for x in biadjacency)
         if shape is None:
             n = len(indptr) - 1
             shape = (n, int(indices.max()) + 1 if indices.size else 0)
-        return indptr, indices, data, shape
+        return indptr, indices, data, tuple(shape), False
     try:
         import scipy.sparse as sp
     except ImportError:  # pragma: no cover - scipy missing and a non-tuple given
-        raise TypeError("graph must be (indptr, indices, data) or a scipy.sparse matrix") from None
-    if not sp.issparse(graph):
-        raise TypeError(f"graph must be (indptr, indices, data) or a scipy.sparse matrix, got {type(graph).__name__}")
-    csr = sp.csr_matrix(graph)
-    return csr.indptr, csr.indices, csr.data, csr.shape
+        raise TypeError("biadjacency must be (indptr, indices, data) or a scipy.sparse matrix") from None
+    if not sp.issparse(biadjacency):
+        raise TypeError(f"graph must be sparse: biadjacency must be (indptr, indices, data) or a scipy.sparse "
+                        f"matrix, got {type(biadjacency).__name__}")
+    csr = sp.csr_matrix(biadjacency)
+    return csr.indptr, csr.indices, csr.data, csr.shape, True
 
 
 def _transpose_csr(indptr, indices, data, n, m):
@@ -130,13 +167,15 @@ def _transpose_csr(indptr, indices, data, n, m):
     return t_indptr, rows[order], data[order]
 
 
-def min_weight_full_bipartite_matching(graph: Any, maximize: bool = False,
+def min_weight_full_bipartite_matching(biadjacency: Any, maximize: bool = False,
                                        shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum-weight matching covering the smaller side of a sparse bipartite graph.
+    """Minimum-weight matching covering the smaller side of a sparse bipartite graph (same
+    contract as ``scipy.sparse.csgraph.min_weight_full_bipartite_matching``).
 
     Args:
-        graph: a scipy.sparse matrix (stored entries are the edges, their values the weights,
-            explicit zeros included) or a CSR triple ``(indptr, indices, data)``.
+        biadjacency: a scipy.sparse matrix (stored entries are the edges, their values the
+            weights; explicit zeros are removed with a UserWarning, as SciPy does) or a CSR
+            triple ``(indptr, indices, data)``, whose entries are all edges, zero weights included.
         maximize: maximise the total weight instead.
         shape: (n, m) for a CSR triple (default: n from indptr, m from the largest index).
 
@@ -144,13 +183,17 @@ def min_weight_full_bipartite_matching(graph: Any, maximize: bool = False,
         (row_ind, col_ind) as :func:`linear_sum_assignment`.
 
     Raises:
-        ValueError: bad structure, NaN or -inf weights, or no full matching (infeasible).
+        TypeError: a dense array, or weights that are not numeric.
+        ValueError: bad structure, NaN or -inf (+inf with ``maximize``) weights (SciPy's message,
+        then the edge), weights so large that a matching's cost could overflow float64, or no full
+        matching ("no full matching exists", SciPy's message: infeasible).
     """
-    indptr, indices, data, (n, m) = _csr_parts(graph, shape)
+    indptr, indices, data, (n, m), from_scipy = _csr_parts(biadjacency, shape)
     indptr = np.ascontiguousarray(indptr, dtype=np.int64)
     indices = np.ascontiguousarray(indices, dtype=np.int64)
     if data.dtype.kind not in "biuf":
-        raise ValueError(f"edge weights must be numeric, got dtype {data.dtype}")
+        raise TypeError(f"Cannot cast array data from {data.dtype!r} to dtype('float64') according to the rule "
+                        f"'safe': edge weights must be numeric")
     data = np.asarray(data, dtype=np.float64)
     if indptr.ndim != 1 or len(indptr) != n + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
         raise ValueError("indptr must be non-decreasing, start at 0 and have n_rows + 1 entries")
@@ -158,16 +201,42 @@ def min_weight_full_bipartite_matching(graph: Any, maximize: bool = False,
         raise ValueError(f"indices and data must have indptr[-1] = {int(indptr[-1])} entries")
     if indices.size and (indices.min() < 0 or indices.max() >= m):
         raise ValueError(f"column indices must lie in [0, {m})")
-    w = -data if maximize else data
-    _check_no_nan_neginf(w, "edge weights")
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+
+    def edge(k):  # the (row, column) of stored entry k, for messages
+        return [int(rows[k]), int(indices[k])]
+
+    bad = np.isnan(data) | (np.isposinf(data) if maximize else np.isneginf(data))
+    if bad.any():
+        k = int(np.argmax(bad))
+        rule = ("with maximize, NaN and +inf are invalid; -inf means forbidden" if maximize
+                else "NaN and -inf are invalid; +inf means forbidden")
+        raise ValueError(f"biadjacency matrix contains invalid numeric entries: {float(data[k])} at index "
+                         f"{edge(k)} ({rule})")
+    if from_scipy and (data == 0).any():
+        # SciPy's rule: a stored zero cannot be told from a missing edge once converted between
+        # sparse formats, so it is not an edge.
+        warnings.warn("explicit zero weights are removed before matching", UserWarning, stacklevel=2)
+    keep = np.isfinite(data) & ((data != 0) if from_scipy else True)  # +-inf weight: the edge is forbidden
     if n == 0 or m == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    keep = np.isfinite(w)  # +inf weight: the edge is forbidden
+    if keep.any():
+        mag = np.where(keep, np.abs(data), 0.0)
+        side, size = (rows, n) if n <= m else (indices, m)  # the side every vertex of which is matched
+        side_max = np.zeros(size)
+        np.maximum.at(side_max, side, mag)
+        with np.errstate(over="ignore"):
+            total = side_max.sum()
+        if not np.isfinite(total):
+            k = int(np.argmax(mag))
+            raise ValueError(f"biadjacency matrix is too large to solve: {float(data[k])} at index {edge(k)}, and "
+                             f"the sum over the matched {'rows' if n <= m else 'columns'} of their largest |weight| "
+                             f"overflows float64 (a matching's cost could be infinite); scale the weights down")
+    w = -data if maximize else data
     if not keep.all():
-        rows = np.repeat(np.arange(n), np.diff(indptr))[keep]
         indices, w = indices[keep], w[keep]
         indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        np.cumsum(np.bincount(rows[keep], minlength=n), out=indptr[1:])
     transposed = n > m
     if transposed:
         indptr, indices, w = _transpose_csr(indptr, indices, w, n, m)
@@ -175,6 +244,8 @@ def min_weight_full_bipartite_matching(graph: Any, maximize: bool = False,
     try:
         r2c, _, _, _ = _assign.solve_sparse(indptr, indices.astype(np.int32), w, n, m, "ssp")
     except ValueError as e:
+        if "infeasible" not in str(e):
+            raise
         raise ValueError(f"no full matching exists: {e}") from None
     r2c = np.asarray(r2c, dtype=np.int64)
     if transposed:
@@ -189,8 +260,8 @@ class TableSolution:
     cols: np.ndarray  # (V,) int32: new column of each word
     objective: float  # sum over words of L_r[w, rows[w]] + L_c[w, cols[w]]
     current_objective: float  # the same for `current` (NaN when not given)
-    lower_bound: float  # dual bound over the FULL problem: objective - lower_bound >= 0 is the gap
-    certified: bool  # pricing found no cell that could improve the solution: it is optimal
+    lower_bound: float  # proven lower bound on the optimum of the FULL problem (every rounding accounted for)
+    certified: bool  # objective - optimum <= max(1e-9, rel_tol) * sum of |costs| in the objective, proven
     pricing_rounds: int  # sparse solves (column-generation rounds)
     arcs: int  # word-cell pairs in the final candidate graph
     method: str  # algorithm of the first sparse solve
@@ -218,6 +289,14 @@ def _current_cells(current: Any, V: int, R: int, C: int) -> tuple[np.ndarray, np
         r, c = a[:, 0], a[:, 1]
     if r.shape != (V,) or c.shape != (V,):
         raise ValueError(f"current must give a cell for each of the {V} words, got {r.shape[0]}")
+    for x in (r, c):
+        if x.dtype.kind == "f":
+            frac = ~np.isfinite(x) | (x != np.round(x))
+            if frac.any():
+                w = int(np.argmax(frac))
+                raise ValueError(f"current cell of word {w} is ({r[w]}, {c[w]}): cells must be integers")
+        elif x.dtype.kind not in "iu":
+            raise ValueError(f"current cells must be integers, got dtype {x.dtype}")
     if (r < 0).any() or (r >= R).any() or (c < 0).any() or (c >= C).any():
         w = int(np.flatnonzero((r < 0) | (r >= R) | (c < 0) | (c >= C))[0])
         raise ValueError(f"current cell of word {w} is ({int(r[w])}, {int(c[w])}), outside the {R} x {C} table")
@@ -225,6 +304,19 @@ def _current_cells(current: Any, V: int, R: int, C: int) -> tuple[np.ndarray, np
     if np.unique(flat).size != V:
         raise ValueError("current places two words in the same cell")
     return np.ascontiguousarray(r, dtype=np.int32), np.ascontiguousarray(c, dtype=np.int32)
+
+
+def _int_arg(name: str, value: Any, minimum: int, note: str = "") -> int:
+    """An integer option at least ``minimum``, or an error naming it."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}{' ' + note if note else ''}, got {v}")
+    if v >= 2**31:
+        raise ValueError(f"{name} must be < 2**31, got {v}")
+    return v
 
 
 def auto_candidates(V: int) -> int:
@@ -253,7 +345,8 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         max_add_per_word: most-violating cells added per word per round.
         threads: threads for candidates and pricing (0 = all cores).
         method: "auto", "auction" (epsilon-scaling auction then shortest paths) or "ssp".
-        rel_tol: a cell prices out when it beats a word's dual by more than rel_tol*(|u|+1).
+        rel_tol: a cell prices out when it beats a word's dual u by more than
+            rel_tol * (|u| + |min L_r[w]| + |min L_c[w]|) (finite, >= 0).
 
     Returns:
         TableSolution with ``rows``, ``cols`` (V,) int32 and the objective, the objective of
@@ -261,12 +354,36 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         rounds and the time of each phase.
 
     Never forms the V x (R*C) cost matrix: memory is O(V (k^2 + added cells)) beside the inputs.
+
+    The certificate never overstates: ``lower_bound`` is a dual bound summed with proven error
+    bounds, so it is at most the exact optimum whatever the costs' dynamic range, and
+    ``certified`` holds only when the table is proven within max(1e-9, rel_tol) times the sum of
+    its absolute cost terms of that optimum.  Costs too large for float64 sums are refused: a
+    ValueError names the entry when the sum over words of each word's largest |L_r| + |L_c|
+    overflows (a table's cost could be infinite); large but safe costs are solved scaled by a
+    power of two.
+
+    Raises:
+        ValueError: bad shapes, NaN or +-inf costs, overflowing costs, a ``current`` table outside
+        the table, with two words in a cell or non-integer cells, options out of range
+        (k < 0, max_rounds < 1, max_add_per_word < 1, threads < 0, rel_tol not finite or < 0).
+        TypeError: non-numeric costs, or an option that is not an integer.
     """
     import time
 
     t0 = time.perf_counter()
     if method not in ("auto", "auction", "ssp"):
         raise ValueError(f"method must be 'auto', 'auction' or 'ssp', got {method!r}")
+    k = _int_arg("k", k, 0, "(0 = automatic)")
+    max_rounds = _int_arg("max_rounds", max_rounds, 1)
+    max_add_per_word = _int_arg("max_add_per_word", max_add_per_word, 1)
+    threads = _int_arg("threads", threads, 0, "(0 = all cores)")
+    try:
+        rel_tol = float(rel_tol)
+    except (TypeError, ValueError):
+        raise TypeError(f"rel_tol must be a number, got {type(rel_tol).__name__}") from None
+    if not (math.isfinite(rel_tol) and rel_tol >= 0):
+        raise ValueError(f"rel_tol must be finite and >= 0, got {rel_tol}")
     L_r, L_c = np.asarray(L_r), np.asarray(L_c)
     if L_r.ndim != 2 or L_c.ndim != 2:
         raise ValueError(f"L_r and L_c must be 2-D, got shapes {L_r.shape} and {L_c.shape}")
@@ -292,10 +409,9 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
     if current is not None:
         cr, cc = _current_cells(current, V, R, C)
     fn = _assign.solve_table_f32 if dtype == np.float32 else _assign.solve_table_f64
-    if int(k) < 0:
-        raise ValueError(f"k must be >= 0 (0 = automatic), got {k}")
-    d = fn(L_r, L_c, cr, cc, R, C, int(k) or auto_candidates(V), int(max_rounds), int(max_add_per_word),
-           int(threads), float(rel_tol), method)
+    # Costs whose table could cost more than float64 holds are refused by the core (naming the
+    # entry); it checks them in the pass that picks the candidates, at no extra cost.
+    d = fn(L_r, L_c, cr, cc, R, C, k or auto_candidates(V), max_rounds, max_add_per_word, threads, rel_tol, method)
     total = time.perf_counter() - t0
     return TableSolution(
         rows=np.asarray(d["rows"]), cols=np.asarray(d["cols"]), objective=float(d["objective"]),

@@ -68,10 +68,10 @@ def test_against_networkx(kind):
         assert len(r) == min(c.shape) and len(set(k.tolist())) == len(k)
         assert np.all(np.diff(r) > 0)
         assert c[r, k].sum() == pytest.approx(ref, rel=1e-12, abs=1e-9)
-        # the sparse form on the same graph
+        # the sparse form on the same graph (a CSR triple: zero weights are edges there)
         mask = np.isfinite(c)
         g = sp.csr_matrix((c[mask], np.nonzero(mask)), shape=c.shape)
-        r2, k2 = min_weight_full_bipartite_matching(g)
+        r2, k2 = min_weight_full_bipartite_matching((g.indptr, g.indices, g.data), shape=c.shape)
         assert c[r2, k2].sum() == pytest.approx(ref, rel=1e-12, abs=1e-9)
 
 
@@ -90,25 +90,29 @@ def test_matches_scipy_contract():
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match=r"invalid entry nan at index \[1, 2\]"):
+    with pytest.raises(ValueError, match=r"contains invalid numeric entries: nan at index \[1, 2\]"):
         linear_sum_assignment(np.array([[0, 1, 2], [3, 4, np.nan]]))
-    with pytest.raises(ValueError, match="invalid entry -inf"):
+    with pytest.raises(ValueError, match=r"contains invalid numeric entries: -inf at index \[0, 1\]"):
         linear_sum_assignment(np.array([[0, -np.inf], [1, 2]]))
+    with pytest.raises(ValueError, match=r"contains invalid numeric entries: inf at index \[1, 1\]"):
+        linear_sum_assignment(np.array([[0, -np.inf], [1, np.inf]]), maximize=True)
     with pytest.raises(ValueError, match="infeasible"):
         linear_sum_assignment(np.array([[np.inf, 1], [np.inf, 2]]))
     with pytest.raises(ValueError, match="2-D"):
         linear_sum_assignment(np.zeros(3))
-    with pytest.raises(ValueError, match="numeric"):
+    with pytest.raises(TypeError, match="Cannot cast array data"):
         linear_sum_assignment(np.array([["a"]]))
     with pytest.raises(ValueError, match="no full matching"):
         min_weight_full_bipartite_matching(sp.csr_matrix(np.array([[1.0, 0], [2.0, 0]])))
+    with pytest.raises(TypeError, match="graph must be sparse"):
+        min_weight_full_bipartite_matching(np.eye(2))
     with pytest.raises(ValueError, match="indptr"):
         min_weight_full_bipartite_matching((np.array([0, 2, 1]), np.array([0, 1]), np.array([1.0, 2.0])), shape=(2, 2))
     L = np.zeros((5, 3))
     with pytest.raises(ValueError, match="infeasible"):
         solve_table(np.zeros((10, 3)), np.zeros((10, 3)))
     L[2, 1] = np.nan
-    with pytest.raises(ValueError, match=r"L_r contains an invalid entry nan at index \[2, 1\]"):
+    with pytest.raises(ValueError, match=r"L_r contains invalid numeric entries: nan at index \[2, 1\]"):
         solve_table(L, np.zeros((5, 3)))
     with pytest.raises(ValueError, match="same cell"):
         solve_table(np.zeros((2, 2)), np.zeros((2, 2)), current=np.array([[0, 0], [0, 0]]))
@@ -300,3 +304,141 @@ def test_solve_table_k_zero_is_automatic_and_negative_k_is_refused():
     assert auto.arcs == four.arcs != five.arcs
     with pytest.raises(ValueError, match="k must be >= 0"):
         solve_table(L_r, L_c, k=-1)
+
+
+# --- Robustness: each case below was a wrong certificate, a crash or a silent acceptance. ---
+
+def _isolated(code: str) -> "subprocess.CompletedProcess":
+    """Runs `code` (with numpy as np and lightrnn.assign's functions imported) in a fresh
+    interpreter: a crash there is a failed assertion here, not the end of the test run."""
+    import subprocess
+    import sys
+
+    prelude = ("import numpy as np\nnan, inf = float('nan'), float('inf')\n"
+               "from lightrnn.assign import linear_sum_assignment, min_weight_full_bipartite_matching, solve_table\n")
+    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=120)
+
+
+def _uniform_table(seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return rng.random((100, 10)).astype(dtype), rng.random((100, 10)).astype(dtype), rng
+
+
+@pytest.mark.parametrize("big,dtype,warm", [(1e17, np.float64, False), (1e15, np.float64, True),
+                                            (1e20, np.float32, False), (1e20, np.float32, True),
+                                            (1e300, np.float64, False), (1e300, np.float64, True)])
+def test_one_huge_cost_neither_misleads_the_certificate_nor_the_solve(big, dtype, warm):
+    """100 words in 10 x 10, costs in [0, 1) but one of 1e15..1e300: an auction whose eps followed
+    the whole range (1e16 steps) returned a random table (103.4 vs 20.6) certified with bound 0."""
+    for seed in range(3):
+        L_r, L_c, rng = _uniform_table(seed, dtype)
+        L_r[int(rng.integers(100)), int(rng.integers(10))] = big
+        current = random_table(rng, 100, 10, 10) if warm else None
+        sol = solve_table(L_r, L_c, current=current)
+        ref = dense_optimum(L_r, L_c)
+        assert sol.lower_bound <= ref
+        assert sol.certified and sol.objective == pytest.approx(ref, rel=1e-9)
+        assert solve_table(L_r, L_c, current=current, method="ssp").objective == pytest.approx(ref, rel=1e-9)
+
+
+def test_lower_bound_never_above_the_exact_optimum():
+    """The bound is summed with a proven error bound: never above the optimum, even by rounding
+    (a plain extended-precision sum ended 9e-8 above the objective at 16,384 words)."""
+    import math
+
+    for V, seed in ((900, 1), (1024, 2), (2000, 3)):
+        L_r, L_c, R, C = lightrnn_problem(V, seed=seed)
+        sol = solve_table(L_r, L_c)
+        full = (L_r[:, :, None] + L_c[:, None, :]).reshape(V, R * C)
+        _, cells = scipy.optimize.linear_sum_assignment(full)
+        exact = math.fsum(L_r[np.arange(V), cells // C].tolist() + L_c[np.arange(V), cells % C].tolist())
+        assert sol.certified and sol.lower_bound <= exact and sol.gap >= 0
+        assert sol.gap <= 1e-9 * exact
+
+
+def test_costs_whose_sums_overflow_are_refused_naming_the_entry():
+    """A column of L_c at the largest float64, or every cost at 1e308: the sums overflowed and
+    the solver aborted the interpreter (double free or corruption)."""
+    out = _isolated("L_r = np.random.rand(100, 10); L_c = np.random.rand(100, 10)\n"
+                    "L_c[:, 3] = np.finfo(np.float64).max\n"
+                    "try:\n    solve_table(L_r, L_c)\nexcept ValueError as e:\n    print(e)\n"
+                    "try:\n    solve_table(np.full((100, 10), 1e308), np.full((100, 10), 1e308))\n"
+                    "except ValueError as e:\n    print(e)\n")
+    assert out.returncode == 0, out.stderr[-2000:]
+    first, second = out.stdout.splitlines()
+    assert first.startswith("costs too large: L_c[0, 3] = 1.7976931348623157e+308") and "overflows float64" in first
+    assert second.startswith("costs too large: L_r[0, 0] = 1e+308")
+    # One huge word among ordinary ones is solvable (scaled by a power of two inside).
+    L_r, L_c, _ = _uniform_table(4)
+    L_r[7] = np.finfo(np.float64).max / 4
+    sol = solve_table(L_r, L_c)
+    assert sol.certified and sol.objective == pytest.approx(dense_optimum(L_r, L_c), rel=1e-9)
+    # The dense and sparse forms: refused when a matching's cost could overflow, solved otherwise.
+    big = np.finfo(np.float64).max
+    with pytest.raises(ValueError, match=r"cost matrix is too large to solve: 1e\+308 at index \[0, 0\]"):
+        linear_sum_assignment(np.full((3, 3), 1e308))
+    with pytest.raises(ValueError, match=r"too large to solve: .* at index \[0, 1\]"):
+        min_weight_full_bipartite_matching(sp.csr_array(np.where(np.arange(5) == 1, big, 1.0 + np.eye(5))))
+    a = np.random.default_rng(5).random((6, 6))
+    a[2] = big  # one row at the largest value: any matching costs big + small
+    r, c = linear_sum_assignment(a)
+    rs, cs = scipy.optimize.linear_sum_assignment(np.delete(np.delete(a, 2, 0), c[2], 1))
+    assert a[r, c].sum() - big == pytest.approx(np.delete(np.delete(a, 2, 0), c[2], 1)[rs, cs].sum(), abs=big * 1e-15)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(max_rounds=0), "max_rounds must be >= 1, got 0"),
+    (dict(max_rounds=-1), "max_rounds must be >= 1, got -1"),
+    (dict(rel_tol=float("nan")), "rel_tol must be finite and >= 0, got nan"),
+    (dict(rel_tol=-1e-9), "rel_tol must be finite and >= 0"),
+    (dict(rel_tol=float("inf")), "rel_tol must be finite and >= 0"),
+    (dict(threads=-1), r"threads must be >= 0 \(0 = all cores\), got -1"),
+    (dict(max_add_per_word=0), "max_add_per_word must be >= 1, got 0"),
+])
+def test_bad_options_are_refused(kwargs, match):
+    """max_rounds 0 or -1 crashed the interpreter (segmentation fault); the others were accepted."""
+    out = _isolated(f"try:\n    solve_table(np.random.rand(100, 10), np.random.rand(100, 10), **{kwargs!r})\n"
+                    f"except ValueError as e:\n    print('ValueError', e)\n")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("ValueError") and __import__("re").search(match, out.stdout), out.stdout
+    with pytest.raises(TypeError, match="max_rounds must be an integer"):
+        solve_table(np.zeros((4, 2)), np.zeros((4, 2)), max_rounds=2.5)
+
+
+def test_current_cells_must_be_integers():
+    L_r, L_c, _ = _uniform_table(1)
+    cells = np.stack(np.divmod(np.arange(100), 10), axis=1)
+    with pytest.raises(ValueError, match=r"current cell of word 0 is \(0.5, 0.5\): cells must be integers"):
+        solve_table(L_r, L_c, current=cells + 0.5)
+    with pytest.raises(ValueError, match="current cells must be integers"):
+        solve_table(L_r, L_c, current=cells.astype(str))
+    as_float = solve_table(L_r, L_c, current=cells.astype(float))  # integral floats are cells
+    assert as_float.current_objective == solve_table(L_r, L_c, current=cells).current_objective
+
+
+def test_explicit_zeros_of_a_scipy_sparse_matrix_are_removed_with_scipys_warning():
+    a = np.array([[9.0, 2, 3], [2, 1, 1], [1, 2, 3]])
+    g = sp.csr_array(a)
+    g.data[0] = 0.0  # a stored zero at (0, 0): the cheapest edge if it were one
+    with pytest.warns(UserWarning, match="explicit zero weights are removed before matching"):
+        r, c = min_weight_full_bipartite_matching(g)
+    assert c.tolist() == [1, 2, 0]  # 2 + 1 + 1, without (0, 0)
+    # A CSR triple has no such ambiguity: its zeros are edges.
+    r, c = min_weight_full_bipartite_matching((g.indptr, g.indices, g.data), shape=g.shape)
+    assert c.tolist() == [0, 2, 1]  # 0 + 1 + 2
+
+
+@pytest.mark.parametrize("with_current", [False, True])
+def test_near_degenerate_losses_small_equal_dense_scipy(with_current):
+    """Early-training losses at the sizes where every cell is a candidate and just above:
+    count_w x a marginal shared by all words + small word deviations (many near ties)."""
+    rng = np.random.default_rng(17)
+    for V, R, C in ((60, 8, 8), (250, 16, 16), (400, 20, 21)):
+        counts = np.maximum(1.0, np.floor(1e4 / np.arange(1, V + 1)))
+        L_r = counts[:, None] * (rng.random(R)[None, :] * 2 + 1e-3 * rng.random((V, R)))
+        L_c = counts[:, None] * (rng.random(C)[None, :] * 2 + 1e-3 * rng.random((V, C)))
+        current = random_table(rng, V, R, C) if with_current else None
+        sol = solve_table(L_r, L_c, current=current, k=1)
+        ref = dense_optimum(L_r, L_c)
+        assert sol.certified and sol.lower_bound <= ref
+        assert sol.objective == pytest.approx(ref, rel=1e-9)

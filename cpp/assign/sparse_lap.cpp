@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 namespace lightrnn {
 namespace {
@@ -581,6 +582,54 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     // warm round's searches long; the searches alone are cheaper overall at that fraction.
     if (finish) repair_and_finish(g, st, interrupted, 0.5);
     if (g_out) *g_out = g;
+    return st;
+}
+
+LapState solve_checked(const CsrGraph& g, bool auction, const InterruptFn& interrupted) {
+    check_shape(g);
+    double total = 0.0, largest = 0.0;
+    int64_t arg = -1;
+    for (int32_t i = 0; i < g.n_rows; ++i) {
+        double row_max = 0.0;
+        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+            const double c = g.cost[a];
+            if (!std::isfinite(c)) {
+                char buf[64];
+                std::snprintf(buf, sizeof buf, "%.17g", c);
+                throw std::invalid_argument("arc " + std::to_string(a) + " (row " + std::to_string(i) + ", column " +
+                                            std::to_string(g.indices[a]) + ") has cost " + buf +
+                                            ": costs must be finite (a forbidden pair is left out)");
+            }
+            if (std::abs(c) > row_max) row_max = std::abs(c);
+            if (std::abs(c) > largest) {
+                largest = std::abs(c);
+                arg = a;
+            }
+        }
+        total += row_max;
+    }
+    if (!std::isfinite(total)) {
+        int32_t row = 0;
+        while (g.indptr[row + 1] <= arg) ++row;
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.17g", g.cost[arg]);
+        throw std::invalid_argument("costs too large: arc " + std::to_string(arg) + " (row " + std::to_string(row) +
+                                    ", column " + std::to_string(g.indices[arg]) + ") costs " + buf +
+                                    ", and the sum over rows of each row's largest |cost| overflows float64; "
+                                    "scale the costs down");
+    }
+    const double limit = std::numeric_limits<double>::max() / 64.0 / (static_cast<double>(g.n_cols) + 2.0);
+    int shift = 0;
+    while (std::ldexp(largest, -shift) > limit) ++shift;
+    if (shift == 0) return auction ? solve_auction(g, {}, interrupted) : solve_ssp(g, interrupted);
+    const int64_t nnz = g.indptr[g.n_rows];
+    std::vector<double> scaled(static_cast<size_t>(nnz));
+    for (int64_t a = 0; a < nnz; ++a) scaled[a] = std::ldexp(g.cost[a], -shift);
+    CsrGraph gs = g;
+    gs.cost = scaled.data();
+    LapState st = auction ? solve_auction(gs, {}, interrupted) : solve_ssp(gs, interrupted);
+    for (double& x : st.u) x = std::ldexp(x, shift);
+    for (double& x : st.p) x = std::ldexp(x, shift);
     return st;
 }
 

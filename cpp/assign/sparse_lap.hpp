@@ -100,6 +100,14 @@ LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices
                        const InterruptFn& interrupted, double scale_factor = 8.0,
                        const PhaseHook& hook = nullptr, CsrGraph* g_out = nullptr, bool finish = true);
 
+// The entry point for costs from outside: checks them (finite, and the sum over rows of each
+// row's largest |cost| finite, so that no matching's cost overflows; std::invalid_argument
+// otherwise, naming the arc), then solves by shortest paths or by the auction.  Costs so large
+// that prices (up to ~ (columns + 2) times the largest |cost|) could overflow are solved scaled
+// by a power of two, which moves no optimum (exact but for underflow of costs below 2^-1000 of
+// the largest); the duals are scaled back.
+LapState solve_checked(const CsrGraph& g, bool auction, const InterruptFn& interrupted);
+
 // Sum of matched arc costs (looks the arcs up in `g`).
 double matching_cost(const CsrGraph& g, const LapState& st);
 
