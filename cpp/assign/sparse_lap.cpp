@@ -401,8 +401,8 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     }
     auto ts = std::chrono::steady_clock::now();
     if (!square) settle_stranded_columns(g, st, interrupted);
-    if (trace) std::fprintf(stderr, "  repair: free %lld -> %lld after ARR (%.3fs), scanned %lld, ssp %.3fs, stranded %.3fs\n", (long long)free0, (long long)free1, (long long)search.scanned_total_,
-                            std::chrono::duration<double>(tq - tp).count(),
+    if (trace) std::fprintf(stderr, "  repair: free %lld -> %lld after ARR (%.3fs), scanned %lld, ssp %.3fs, stranded %.3fs\n", (long long)free0, (long long)free1,
+                            std::chrono::duration<double>(tq - tp).count(), (long long)search.scanned_total_,
                             std::chrono::duration<double>(ts - tq).count(),
                             std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count());
 }

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <stdexcept>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -115,6 +117,127 @@ int main() {
         ++cases;
         if (!res.certified || res.pricing_rounds < 2 || std::abs(res.objective - ref) > 1e-9 * (1 + ref)) {
             std::printf("FAIL empty-cell table V=%d got=%g ref=%g rounds=%d\n", V, res.objective, ref, res.pricing_rounds);
+            ++failures;
+        }
+    }
+    // Huge dynamic range, overflow-ish inputs and warm starts: the certificate is never above the
+    // optimum (exact shortest paths on the full matrix), a certified table is optimal, inputs
+    // that cannot be handled are refused with std::invalid_argument (never a crash).
+    auto full_optimum = [](const std::vector<double>& Lr, const std::vector<double>& Lc, int V, int R, int C) {
+        std::vector<int64_t> indptr(V + 1, 0);
+        std::vector<int32_t> idx;
+        std::vector<double> cost;
+        for (int w = 0; w < V; ++w) {
+            for (int cell = 0; cell < R * C; ++cell) {
+                idx.push_back(cell);
+                cost.push_back(Lr[w * R + cell / C] + Lc[w * C + cell % C]);
+            }
+            indptr[w + 1] = static_cast<int64_t>(idx.size());
+        }
+        CsrGraph g{V, R * C, indptr.data(), idx.data(), cost.data()};
+        return matching_cost(g, solve_checked(g, false, nullptr));
+    };
+    const double kMax = std::numeric_limits<double>::max();
+    for (int t = 0; t < 48; ++t) {
+        const int R = 2 + rng() % 9, C = 2 + rng() % 9, V = std::max(1, int(R * C - rng() % 4));
+        std::vector<double> Lr(V * R), Lc(V * C);
+        std::uniform_real_distribution<double> unif(0.0, 1.0);
+        for (auto& x : Lr) x = unif(rng);
+        for (auto& x : Lc) x = unif(rng);
+        const int kind = t % 6;
+        if (kind == 0) Lr[rng() % Lr.size()] = 1e17;                  // one outlier
+        if (kind == 1) Lr[rng() % Lr.size()] = 1e300;                 // one outlier at the top of the range
+        if (kind == 2) for (auto& x : Lc) x *= 1e-300;                // tiny column costs
+        if (kind == 3) {  // a huge word: solved scaled by a power of two
+            const int w0 = rng() % V;
+            for (int i = 0; i < R; ++i) Lr[w0 * R + i] = kMax / 4 * (1.0 - 0.1 * unif(rng));
+        }
+        if (kind == 4) for (int w = 0; w < V; ++w) Lc[w * C + 1] = 1e15 * (1 + w % 3);  // an outlying column
+        if (kind == 5) {  // near-degenerate: count x shared marginal + small deviations
+            std::vector<double> mr(R), mc(C);
+            for (auto& x : mr) x = unif(rng);
+            for (auto& x : mc) x = unif(rng);
+            for (int w = 0; w < V; ++w) {
+                const double count = std::max(1.0, std::floor(1e4 / (w + 1)));
+                for (int i = 0; i < R; ++i) Lr[w * R + i] = count * (mr[i] + 1e-3 * unif(rng));
+                for (int j = 0; j < C; ++j) Lc[w * C + j] = count * (mc[j] + 1e-3 * unif(rng));
+            }
+        }
+        std::vector<int32_t> perm(R * C), cur_rows(V), cur_cols(V);
+        std::iota(perm.begin(), perm.end(), 0);
+        std::shuffle(perm.begin(), perm.end(), rng);
+        for (int w = 0; w < V; ++w) {
+            cur_rows[w] = perm[w] / C;
+            cur_cols[w] = perm[w] % C;
+        }
+        const double ref = full_optimum(Lr, Lc, V, R, C);
+        for (int warm = 0; warm < 2; ++warm) {
+            TableOptions opt;
+            opt.k = 1 + rng() % 2;
+            opt.method = TableMethod(rng() % 3);
+            TableResult res = solve_table<double>(Lr.data(), Lc.data(), V, R, C, warm ? cur_rows.data() : nullptr,
+                                                  warm ? cur_cols.data() : nullptr, opt, nullptr);
+            ++cases;
+            double abs_terms = 0.0;
+            for (int w = 0; w < V; ++w) abs_terms += std::abs(Lr[w * R + res.rows[w]]) + std::abs(Lc[w * C + res.cols[w]]);
+            const double slack = 1e-12 * abs_terms;  // the reference's own rounding
+            if (res.lower_bound > ref + slack || (res.certified && res.objective > ref + 1e-9 * abs_terms + slack) ||
+                !res.certified) {
+                std::printf("FAIL range kind=%d warm=%d V=%d R=%d C=%d got=%.17g lb=%.17g ref=%.17g cert=%d\n", kind, warm, V,
+                            R, C, res.objective, res.lower_bound, ref, int(res.certified));
+                ++failures;
+            }
+        }
+    }
+    {
+        // Refused, not crashed on: sums that overflow, non-finite costs, bad options; float32 at
+        // the top of its range is solved.
+        const int V = 12, R = 4, C = 4;
+        std::vector<double> Lr(V * R, 1e308), Lc(V * C, 1e308);
+        auto refused = [&](const std::vector<double>& a, const std::vector<double>& b, TableOptions opt,
+                           const int32_t* cr = nullptr, const int32_t* cc = nullptr) {
+            try {
+                solve_table<double>(a.data(), b.data(), V, R, C, cr, cc, opt, nullptr);
+            } catch (const std::invalid_argument&) {
+                return true;
+            }
+            return false;
+        };
+        std::vector<double> ok_r(V * R, 0.5), ok_c(V * C, 0.25), nan_r(ok_r);
+        nan_r[5] = std::nan("");
+        TableOptions bad_rounds, bad_threads, bad_tol;
+        bad_rounds.max_rounds = 0;
+        bad_threads.threads = -1;
+        bad_tol.rel_tol = std::nan("");
+        std::vector<int32_t> out_rows(V, 0), out_cols(V, 0);
+        out_rows[3] = R;  // outside the table
+        const bool all = refused(Lr, Lc, {}) && refused(nan_r, ok_c, {}) && refused(ok_r, ok_c, bad_rounds) &&
+                         refused(ok_r, ok_c, bad_threads) && refused(ok_r, ok_c, bad_tol) &&
+                         refused(ok_r, ok_c, {}, out_rows.data(), out_cols.data());
+        ++cases;
+        if (!all) { std::printf("FAIL bad input not refused\n"); ++failures; }
+        std::vector<float> fr(V * R), fc(V * C);
+        for (size_t a = 0; a < fr.size(); ++a) fr[a] = (a % 5 == 0) ? 3e38f : float(rng() % 100);
+        for (size_t a = 0; a < fc.size(); ++a) fc[a] = float(rng() % 100) * 1e-30f;
+        TableResult res = solve_table<float>(fr.data(), fc.data(), V, R, C, nullptr, nullptr, TableOptions{}, nullptr);
+        ++cases;
+        if (!std::isfinite(res.objective) || !std::isfinite(res.lower_bound) || res.lower_bound > res.objective) {
+            std::printf("FAIL float32 extremes obj=%g lb=%g\n", res.objective, res.lower_bound);
+            ++failures;
+        }
+        // Sparse: costs near the largest double are solved scaled; a sum that overflows is refused.
+        std::vector<int64_t> ip{0, 2, 4};
+        std::vector<int32_t> ix{0, 1, 0, 1};
+        std::vector<double> cs{kMax / 2, 1.0, 1.0, kMax / 2};
+        CsrGraph g{2, 2, ip.data(), ix.data(), cs.data()};
+        LapState st = solve_checked(g, true, nullptr);
+        std::vector<double> cs2{kMax, kMax, kMax, kMax};
+        CsrGraph g2{2, 2, ip.data(), ix.data(), cs2.data()};
+        bool threw2 = false;
+        try { solve_checked(g2, false, nullptr); } catch (const std::invalid_argument&) { threw2 = true; }
+        ++cases;
+        if (st.row_to_col[0] != 1 || st.row_to_col[1] != 0 || !threw2) {
+            std::printf("FAIL sparse extremes\n");
             ++failures;
         }
     }
