@@ -57,6 +57,9 @@ def run_realloc(args) -> int:
         raise UserError(f"--num-threads must be >= 0, got {args.num_threads}")
     if args.candidates < 0:
         raise UserError(f"--candidates must be >= 0 (0 = automatic), got {args.candidates}")
+    for flag, value in (("--batch-size", args.batch_size), ("--bptt", args.bptt)):
+        if value < 1:
+            raise UserError(f"{flag} must be >= 1, got {value}")
     if args.num_threads:
         import torch
 
@@ -76,7 +79,12 @@ def run_realloc(args) -> int:
     if ctx.enabled and device.type == "cuda":
         device = torch_device("cuda", ctx.local_rank)
         model = model.to(device)
-    losses = accumulate_losses(model, shard(tokens, ctx, args.batch_size), args.batch_size, args.bptt, device,
+    own = shard(tokens, ctx, args.batch_size)
+    if len(own) < 2 * args.batch_size:
+        per_rank = f" per process ({ctx.world} processes)" if ctx.enabled else ""
+        raise UserError(f"--train {args.train}: {len(own)} tokens{per_rank} are too few for --batch-size "
+                        f"{args.batch_size} (need at least {2 * args.batch_size})")
+    losses = accumulate_losses(model, own, args.batch_size, args.bptt, device,
                                reduce_fn=all_reduce_sum if ctx.enabled else None)
     if not ctx.is_main:
         ctx.barrier()  # rank 0 solves and writes the table; the others wait until it is complete

@@ -107,6 +107,15 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _with_flags(message: str, cls) -> str:
+    """A config class's message with its field names written as the flags that set them."""
+    import dataclasses
+    import re
+
+    names = "|".join(sorted((f.name for f in dataclasses.fields(cls)), key=len, reverse=True))
+    return re.sub(rf"\b({names})\b(?= must)", lambda m: _flag(m.group(1)), message)
+
+
 def _check_round_length(args, cfg, n_batches: int) -> None:
     """A round must train at least one batch; say how short --epochs may be for this data."""
     if cfg.epochs > 0 and round(cfg.epochs * n_batches) == 0:
@@ -147,13 +156,13 @@ def run_train(args) -> int:
         try:
             model_cfg = dataclass_from_args(ModelConfig, args, vocab_size=len(vocab))
         except ValueError as e:
-            raise UserError(str(e)) from None
+            raise UserError(_with_flags(str(e), ModelConfig)) from None
     if model_cfg.vocab_size != len(vocab):
         raise UserError(f"{args.vocab} has {len(vocab)} words, the model expects {model_cfg.vocab_size}")
     try:
         train_cfg = dataclass_from_args(TrainConfig, args)
     except ValueError as e:
-        raise UserError(str(e)) from None
+        raise UserError(_with_flags(str(e), TrainConfig)) from None
     if train_cfg.num_threads:
         torch.set_num_threads(train_cfg.num_threads)
     try:

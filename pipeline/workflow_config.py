@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -64,14 +65,19 @@ def _array_items(schema: dict) -> dict:
 
 def coerce(value, schema: dict):
     """``value`` with strings that spell a number, boolean or null turned into one where the
-    schema asks for that type. `--config 'evaluate={batch_size: 5}'` reaches the workflow as the
-    string '5' (Snakemake reads nested --config values without typing them)."""
+    schema asks for that type (`--config 'evaluate={batch_size: 5}'` reaches the workflow as the
+    string '5': Snakemake reads nested --config values without typing them), and numbers into
+    text where the schema asks for text only."""
     if isinstance(value, dict):
         props = schema.get("properties", {})
         return {k: coerce(v, props.get(k, {})) for k, v in value.items()}
     if isinstance(value, list):
         items = _array_items(schema)
         return [coerce(v, items) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # `--config results_dir=2` arrives as the number 2; a key that takes only text wants "2"
+        allowed = _allowed_types(schema)
+        return str(value) if "string" in allowed and not any(_is(value, t) for t in allowed) else value
     if isinstance(value, str):
         allowed = _allowed_types(schema) - {"string"}
         if not allowed:
@@ -189,32 +195,52 @@ def round_epochs_list(config: dict) -> list:
     return per_round
 
 
-def check_round_length(config: dict) -> None:
-    """Every round must train at least one batch. The training split's size is known here only
-    for the default corpus (PTB, from the package); for your own files `lightrnn train` checks
-    it once the split is encoded, with the same rule."""
-    corpus = config["corpus"]
-    if corpus["source"] != "treebank":
-        return
+def _training_tokens(corpus: dict) -> tuple[int, str, bool] | None:
+    """(tokens, what the split is, exact) of the training split, or an upper bound on its tokens
+    (exact=False), where it is cheap to know before the split is encoded; None where it is not."""
+    if corpus["source"] == "treebank":
+        try:
+            from lightrnn.corpus import ptb_tokens
+        except ImportError:
+            return None
+        tokens = ptb_tokens("train", corpus["max_lines"] or None)
+        return tokens, f"the training split ({tokens} tokens)", True
     try:
-        from lightrnn.corpus import ptb_tokens
-    except ImportError:
+        size = os.path.getsize(corpus["train"])
+    except (OSError, TypeError):
+        return None  # a missing file is reported by its rule
+    # Every token takes at least one byte: a word, or the newline that ends its line (+1: a last
+    # line without one).
+    return size + 1, f"corpus.train ({corpus['train']}: {size} bytes, at most {size + 1} tokens)", False
+
+
+def check_round_length(config: dict) -> None:
+    """Every round must train at least one batch. Checked here against the training split's
+    size where that is known without encoding it (PTB), or against a bound from the file's size
+    (your own files: that catches absurdly short rounds); `lightrnn train` checks the exact
+    rule once the split is encoded."""
+    known = _training_tokens(config["corpus"])
+    if known is None:
         return
+    tokens, what, exact = known
+    at_most = "" if exact else "at most "
     train = config["train"]
     nproc = int(config["resources"].get("nproc", 1))
     batch_size, bptt = int(train["batch_size"]), int(train["bptt"])
-    tokens = ptb_tokens("train", corpus["max_lines"] or None)
     per_rank = (tokens // (nproc * batch_size)) * batch_size if nproc > 1 else tokens  # lightrnn.distributed.shard
     n_batches = len(range(0, per_rank // batch_size - 1, bptt))  # lightrnn.train.epoch_batches
     epochs = round_epochs_list(config)
     if config["model"]["model"] != "lightrnn":
         epochs = [round(sum(epochs), 9)]  # peers train the whole schedule in one round
+    if n_batches == 0:
+        raise ConfigError(f"train.batch_size: {batch_size} streams need at least {2 * batch_size * nproc} training "
+                          f"tokens, and {what} has {at_most}{tokens}")
     for r, e in enumerate(epochs):
-        if n_batches == 0 or round(e * n_batches) == 0:
+        if round(e * n_batches) == 0:
             raise ConfigError(
-                f"train.epochs: round {r} of {e} epochs is less than one batch: an epoch of the training split "
-                f"({tokens} tokens) is {n_batches} batches of {batch_size} streams x {bptt} tokens, so a round "
-                f"needs at least {1 / max(n_batches, 1):.3g} epochs")
+                f"train.epochs: round {r} of {e} epochs is less than one batch: an epoch of {what} is "
+                f"{at_most}{n_batches} batches of {batch_size} streams x {bptt} tokens, so a round needs at "
+                f"least {1 / n_batches:.3g} epochs")
 
 
 def load(config_dir: str | Path, given: dict) -> dict:

@@ -211,3 +211,13 @@ def test_missing_and_unreadable_inputs_are_one_line(tmp_path, capsys):
     assert rc == 2 and f"{tmp_path / 'none.tsv'}: no such file" in one_error_line(err, "encode")
     rc, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "none.pt", "--data", tmp_path / "x.npy")
     assert rc == 2 and "no such checkpoint file" in one_error_line(err, "evaluate")
+
+
+def test_bad_numbers_name_their_flag(round0, capsys):
+    d, common = round0
+    rc, _, err = run(capsys, "train", *common, "--table", d / "t0.npz", "--out", d / "x.pt", "--eval-batch-size", 0)
+    assert rc == 2 and one_error_line(err, "train").endswith("--eval-batch-size must be >= 1, got 0")
+    rc, _, err = run(capsys, "realloc", "--checkpoint", d / "c0.pt", "--train", d / "train.npy", "--out-table",
+                     d / "t1.npz", "--report", d / "r.json", "--batch-size", 100000)
+    line = one_error_line(err, "realloc")
+    assert rc == 2 and f"--train {d / 'train.npy'}: " in line and "too few for --batch-size 100000" in line

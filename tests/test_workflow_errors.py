@@ -62,6 +62,7 @@ def test_numbers_given_as_strings_on_the_command_line():
     assert c["evaluate"]["batch_size"] == 5 and c["train"]["lr"] == 0.001 and c["train"]["epochs"] == [0.5, 1]
     assert c["train"]["reset_optimizer"] is False and c["corpus"]["train"] is None
     assert c["init_table"]["method"] == "frequency" and c["results_dir"] == "results-tiny"
+    assert config_with({"results_dir": 2})["results_dir"] == "2"  # `--config results_dir=2` gives a number
     assert config_error({"evaluate": {"batch_size": "5.0"}}) == (
         "evaluate.batch_size: '5.0' is not of type integer; write a whole number without quotes, e.g. "
         "batch_size: 5 in a --configfile or --config 'evaluate={batch_size: 5}'")
@@ -72,8 +73,22 @@ def test_round_shorter_than_one_batch_is_refused_when_the_corpus_size_is_known()
     assert message.startswith("train.epochs: round 0 of 0.0001 epochs is less than one batch") and "at least" in message
     assert config_error({"train": {"epochs": [1, 0.001]}}).startswith("train.epochs: round 1 of 0.001 epochs")
     config_with({"train": {"epochs": 0.05}})  # 2 of the tiny split's 42 batches
-    # your own files: their size is known once encoded, and `lightrnn train` checks it (test_errors.py)
-    config_with({"train": {"epochs": 0.0001}, "corpus": {"source": "files", "train": "a", "valid": "b", "test": "c"}})
+
+
+def test_round_shorter_than_one_batch_of_your_own_file_is_refused_from_its_size(tmp_path):
+    """Your own files: at most one token a byte bounds the batches; what that cannot refuse,
+    `lightrnn train` does once the split is encoded (test_errors.py)."""
+    train = tmp_path / "train.txt"
+    train.write_text("a b c d e f g\n" * 300)  # 4,200 bytes: at most 27 batches of 8 x 20
+    files = {"corpus": {"source": "files", "train": str(train), "valid": "v", "test": "t"}}
+    message = config_error(files, {"train": {"epochs": 0.01}})
+    assert message.startswith("train.epochs: round 0 of 0.01 epochs is less than one batch: an epoch of "
+                              f"corpus.train ({train}: 4200 bytes, at most 4201 tokens) is at most 27 batches")
+    config_with(files, {"train": {"epochs": 0.03}})  # 2,400 tokens are really 14 batches: lightrnn train refuses
+    config_with({"corpus": {"source": "files", "train": str(tmp_path / "none.txt"), "valid": "v", "test": "t"}})
+    train.write_text("a b\n")
+    assert config_error(files) == (f"train.batch_size: 8 streams need at least 16 training tokens, and corpus.train "
+                                   f"({train}: 4 bytes, at most 5 tokens) has at most 5")
 
 
 def test_the_round_length_rule_matches_training():
@@ -160,7 +175,7 @@ def test_snakemake_config_errors_are_one_line(tmp_path):
 
 @pytest.mark.skipif(not has_snakemake, reason="snakemake not installed")
 def test_corpus_errors_name_the_users_file(tmp_path):
-    (tmp_path / "train.txt").write_bytes(b"a b c\nd \xff e\n")
+    (tmp_path / "train.txt").write_bytes(b"a b c\nd \xff e\n" + b"f g h\n" * 100)
     for split in ("valid", "test"):
         (tmp_path / f"{split}.txt").write_text("a b\n")
     files = tmp_path / "files.yaml"
