@@ -61,6 +61,9 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="final checkpoint to write (.pt)")
     p.add_argument("--metrics", help="per-epoch metrics CSV to write")
     p.add_argument("--round", type=int, default=0, help="bootstrap round number (default: 0)")
+    p.add_argument("--config", metavar="YAML",
+                   help="a workflow config file (e.g. config/ptb-small.yaml): its model and train keys are this "
+                        "run's defaults (flags given here win); a train.epochs list gives round --round its entry")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                    help="continue from OUT.partial if it exists (default: on)")
     add_dataclass_args(p, ModelConfig, "model (fixed by --init-from: given flags must equal the saved ones)")
@@ -124,6 +127,35 @@ def _check_round_length(args, cfg, n_batches: int) -> None:
                         f"must be at least {1 / n_batches:.3g}")
 
 
+def _apply_config_file(args, path: str) -> None:
+    """Fill the model and training flags not given on the command line from a workflow config."""
+    import dataclasses
+
+    import yaml
+
+    from lightrnn.train import TrainConfig
+
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise UserError(f"--config {path}: cannot read it as YAML: {str(e).splitlines()[0]}") from None
+    for section, cls in (("model", ModelConfig), ("train", TrainConfig)):
+        values = doc.get(section) or {}
+        if not isinstance(values, dict):
+            raise UserError(f"--config {path}: {section} must be a mapping of keys, got {values!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key, value in values.items():
+            if key not in known:
+                raise UserError(f"--config {path}: unknown key {section}.{key}")
+            if key == "epochs" and isinstance(value, list):
+                if not 0 <= args.round < len(value):
+                    raise UserError(f"--config {path}: train.epochs lists {len(value)} rounds, "
+                                    f"no entry for --round {args.round}")
+                value = value[args.round]
+            if getattr(args, key, None) is None:
+                setattr(args, key, value)
+
+
 def run_train(args) -> int:
     import torch
 
@@ -133,6 +165,8 @@ def run_train(args) -> int:
     from lightrnn.train import (TrainConfig, TrainState, epoch_batches, make_optimizer, resolve_device,
                                 round_finished, seed_everything, train)
 
+    if args.config:
+        _apply_config_file(args, args.config)
     vocab, train_tokens, valid_tokens = _load_inputs(args)
     vocab_words = list(vocab.words)
     out = Path(args.out)

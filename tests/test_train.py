@@ -298,3 +298,23 @@ def test_fractional_rounds_go_on_in_the_data(tiny_encoded):
                         WordTable.random(len(tiny_encoded["vocab"]), 0))
         tc = TrainConfig(batch_size=4, bptt=8, epochs=1e-6)
         train(m, tiny_encoded["train"], None, tc, TrainState(), make_optimizer(m, tc, tc.lr), log=lambda s: None)
+
+
+def test_train_reads_recipe_from_a_workflow_config(tiny_encoded, tmp_path, capsys):
+    cfg = tmp_path / "recipe.yaml"
+    cfg.write_text("model: {emb_dim: 16, init_range: 0.05}\n"
+                   "train: {epochs: [0.5, 2], optimizer: sgd, lr: 7.0, clip: 0.25, lr_decay_start: 1}\n")
+    out = tmp_path / "ck1.pt"
+    assert cli_train(tiny_encoded, out, "--config", str(cfg), "--round", "1", "--lr", "3.0") == 0
+    saved = ck.load(out)
+    assert saved["model_config"]["init_range"] == 0.05
+    assert saved["train_config"]["epochs"] == 2  # the list's entry for --round 1
+    assert saved["train_config"]["clip"] == 0.25 and saved["train_config"]["optimizer"] == "sgd"
+    assert saved["train_config"]["lr"] == 3.0  # a flag given on the command line wins over the file
+    capsys.readouterr()
+    cfg.write_text("train: {epochs: [1], lrr: 2}\n")
+    assert cli_train(tiny_encoded, tmp_path / "bad.pt", "--config", str(cfg)) == 2
+    assert "unknown key train.lrr" in capsys.readouterr().err
+    cfg.write_text("train: {epochs: [1]}\n")
+    assert cli_train(tiny_encoded, tmp_path / "bad.pt", "--config", str(cfg), "--round", "3") == 2
+    assert "no entry for --round 3" in capsys.readouterr().err
