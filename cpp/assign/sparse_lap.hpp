@@ -22,7 +22,9 @@
 //    Castanon, "A forward/reverse auction algorithm for asymmetric assignment problems",
 //    Computational Optimization and Applications 1, 1992).  Gauss-Seidel bidding with
 //    epsilon-complementary slackness, epsilon divided by `scale_factor` per phase; prices can be
-//    warm-started.  Complexity O(n E log(n C / eps)) (pseudo-polynomial).  The auction's
+//    warm-started.  Epsilon follows the range of the costs that matter: a range more than 2^20
+//    times the 90th percentile of the rows' own spreads is set by outliers and is capped there,
+//    so that a few huge costs do not raise every price beyond the precision of the others.  Complexity O(n E log(n C / eps)) (pseudo-polynomial).  The auction's
 //    epsilon-optimal result is made exact by `repair_and_finish`: free columns get price 0, row
 //    duals are recomputed, arcs that are not exactly tight are unmatched, and (1) finishes.
 //

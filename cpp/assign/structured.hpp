@@ -20,6 +20,19 @@
 //      Violating cells are added and step 2 repeats.  When no cell prices out, (u', p) with
 //      u'_w = min over ALL cells of (cost + p) is a feasible dual of the full problem and
 //      sum(u') - sum(p) is a lower bound equal to the objective: a certificate of optimality.
+//   4. The certificate in floating point: each u'_w is lowered by the most its rounding can have
+//      hidden (every compared value is a sum of three doubles, off by at most 2u times the sum
+//      of their magnitudes, bounded per word), rectangular problems count max(p, 0), and the
+//      terms are summed by compensated summation with a proven error bound, so lower_bound is at
+//      most the exact optimum at any dynamic range.  `certified` holds when a proven upper bound
+//      on the table's exact cost exceeds lower_bound by at most max(1e-9, rel_tol) times the sum
+//      of the table's absolute cost terms; if not once pricing converges (prices too coarse for
+//      the costs), the rounds restart once from shortest paths.
+// Numerical safety: costs must be finite, and the sum over words of each word's largest
+// |Lr| + |Lc| must be finite (a table's cost could overflow otherwise): std::invalid_argument
+// names the entry.  Costs large enough for prices (up to ~ (cells + 2) times the largest cost) to
+// overflow are solved on a copy scaled by a power of two.  The auction's eps ignores outlying
+// costs (see sparse_lap.cpp), so that prices stay at the scale of the costs that matter.
 // Complexity per round: O(V (R + C)) for the bounds plus one entry per (row, column) that both
 // pass, plus the sparse solve.
 // Set LIGHTRNN_SOLVER_TRACE in the environment to print each round's and each auction phase's
@@ -47,7 +60,8 @@ struct TableOptions {
     double phase_pricing_eps = 1e-6;  // eps <= this times the cost range, then at the final eps
                                       // (synthetic V = 1,048,576: 2 passes 235 s, 3 182 s, 5 136 s,
                                       // 7 139 s; real PTB losses: no gain, within noise)
-    double rel_tol = 1e-12;        // a cell prices out if it beats u_w by more than rel_tol*(|u_w|+1)
+    double rel_tol = 1e-12;        // a cell prices out if it beats u_w by more than
+                                   // rel_tol * (|u_w| + |min Lr[w]| + |min Lc[w]|); finite, >= 0
     TableMethod method = TableMethod::Auto;
     bool greedy_seed = true;       // seed the candidates with a greedy table when they crowd few cells
 };
@@ -56,8 +70,8 @@ struct TableResult {
     std::vector<int32_t> rows, cols;  // (V) new cell of each word
     double objective = 0.0;           // sum of costs of the new table
     double current_objective = 0.0;   // same for `current` (NaN when not given)
-    double lower_bound = 0.0;         // dual bound over the FULL problem (the certificate)
-    bool certified = false;           // pricing found no violating cell
+    double lower_bound = 0.0;         // proven lower bound on the optimum of the FULL problem
+    bool certified = false;           // proven within max(1e-9, rel_tol) * sum |cost terms| of the optimum
     int32_t pricing_rounds = 0;
     int64_t arcs = 0;                 // arcs in the final candidate graph
     int64_t augmentations = 0;
@@ -67,6 +81,10 @@ struct TableResult {
     double time_candidates = 0.0, time_solve = 0.0, time_pricing = 0.0;  // seconds
 };
 
+// Throws std::invalid_argument for bad sizes or options (max_rounds < 1, threads < 0, k < 0,
+// max_add_per_word < 1, rel_tol not finite or < 0), a current table outside the table or with two
+// words in a cell, non-finite costs, or costs whose table could cost more than float64 holds;
+// Infeasible when V > R * C.
 template <typename T>
 TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C,
                         const int32_t* current_rows, const int32_t* current_cols,
