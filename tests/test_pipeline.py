@@ -304,10 +304,10 @@ def test_default_config_plans_the_ptb_run_from_any_directory(tmp_path):
         return out.stdout + out.stderr
 
     text = plan()
-    assert "results/data/train.txt" in text and "results/train/checkpoint_7.pt" in text
-    assert "results/train/checkpoint_8.pt" not in text
-    assert "elsewhere/train/checkpoint_7.pt" in plan("--config", "results_dir=elsewhere")
-    # the default lists 8 rounds' epochs: another round count alone is refused, naming both
+    assert "results/data/train.txt" in text and "results/train/checkpoint_8.pt" in text
+    assert "results/train/checkpoint_9.pt" not in text
+    assert "elsewhere/train/checkpoint_8.pt" in plan("--config", "results_dir=elsewhere")
+    # the default lists 9 rounds' epochs: another round count alone is refused, naming both
     out = subprocess.run(SNAKEMAKE + ["--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
                                       "-n", "--config", "rounds=4"], capture_output=True, text=True)
-    assert out.returncode != 0 and "lists 8 rounds but rounds is 4" in out.stdout + out.stderr
+    assert out.returncode != 0 and "lists 9 rounds but rounds is 4" in out.stdout + out.stderr
