@@ -121,7 +121,7 @@ DOC = "usr/share/doc"
 SPHINX_EXTRA = r"/(_sources|_static|_modules|_images|genindex|search|py-modindex)"  # copies, indexes, code
 # package -> (what it is, licence, extractor). All in Debian main, so DFSG-free.
 SOURCES: dict[str, tuple[str, str, Callable[[Path], list[Doc]]]] = {
-    "dict-gcide": ("GNU Collaborative International Dictionary of English", "GPL-3+",
+    "dict-gcide": ("GNU Collaborative International Dictionary of English", "GPL-2+",
                    lambda r: dictd_docs(r, "gcide")),
     "wordnet-base": ("WordNet 3.0 glosses", "WordNet licence (BSD-like)", wordnet_docs),
     "dict-foldoc": ("Free On-line Dictionary of Computing", "GFDL-1.1+ (no invariant sections)",
@@ -160,7 +160,7 @@ SOURCES: dict[str, tuple[str, str, Callable[[Path], list[Doc]]]] = {
     # vocabulary past 500,000 words (German words and compounds).
     "dict-freedict-deu-eng": ("FreeDict German-English dictionary", "GPL-2+",
                               lambda r: dictd_docs(r, "freedict-deu-eng")),
-    "fortunes": ("fortune cookies, technical files only: " + ", ".join(FORTUNE_FILES), "BSD-4-clause",
+    "fortunes": ("fortune cookies, technical files only: " + ", ".join(FORTUNE_FILES), "BSD",
                  fortune_docs),
 }
 

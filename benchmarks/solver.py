@@ -18,6 +18,10 @@ above --dense-limit-gb.
 
     python benchmarks/solver.py --sizes 1024,4096,16384,65536,262144,1048576 --threads 2
 
+`--kind zipf-degenerate` builds the near-degenerate shape of early-training loss matrices instead
+(every word's costs = its count x one shared row/column marginal + small word-specific deviations,
+`--deviation`): near-ties everywhere, the hard case for an auction.
+
 `--repeat N` solves N times per (size, solver) and shows the median time (sub-second solves vary
 by 10-20% from run to run; the peak memory is that of the whole series).
 
@@ -44,19 +48,38 @@ SOLVER_MODULES = {"ours": ("lightrnn.assign", "lightrnn.table"), "scipy": ("scip
                   "lapjv": ("lapjv",), "sparse": ("scipy.sparse.csgraph",)}
 
 
-def lightrnn_problem(V: int, seed: int, dtype) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Returns L_r (V, R), L_c (V, C) in `dtype`, R, C; built in blocks (bounded temporaries)."""
+KINDS = ("peaked", "zipf-degenerate")
+
+
+def lightrnn_problem(V: int, seed: int, dtype, kind: str = "peaked",
+                     deviation: float = 0.05) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Returns L_r (V, R), L_c (V, C) in `dtype`, R, C; built in blocks (bounded temporaries).
+
+    Both kinds: Zipf counts (s = 1), L[w, i] = count_w * -log softmax(z_w)[i].
+    kind="peaked": each word's logits z_w are noise plus a few peaks of its own (a trained model).
+    kind="zipf-degenerate": z_w = one logit vector shared by all words + `deviation` * noise, the
+    shape of an early-training loss matrix (every word predicts about the same row and column
+    marginal), so L = count_w * shared marginal + small word-specific deviations: nearly rank one,
+    with a huge number of near-ties between cells.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown problem kind {kind!r}; choose from {KINDS}")
     R = C = math.isqrt(V - 1) + 1 if V > 0 else 1
     rng = np.random.default_rng(seed)
     counts = np.maximum(1.0, np.floor(1e7 / np.arange(1, V + 1)))  # Zipf, s = 1
     out = []
     for side in (R, C):
         L = np.empty((V, side), dtype=dtype)
+        # (side,) the marginal's logits; drawn only for this kind, so "peaked" problems are unchanged
+        shared = 2.0 * rng.standard_normal(side) if kind == "zipf-degenerate" else None
         for b in range(0, V, 1 << 14):
             e = min(V, b + (1 << 14))
             z = rng.standard_normal((e - b, side), dtype=np.float32).astype(np.float64)  # (B, side)
-            for _ in range(3):  # a few peaks per word
-                z[np.arange(e - b), rng.integers(0, side, e - b)] += 4.0
+            if kind == "peaked":
+                for _ in range(3):  # a few peaks per word
+                    z[np.arange(e - b), rng.integers(0, side, e - b)] += 4.0
+            else:
+                z = shared[None, :] + deviation * z
             z -= z.max(axis=1, keepdims=True)
             logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
             L[b:e] = counts[b:e, None] * -logp
@@ -130,15 +153,16 @@ def losses_vocab_size(path: str) -> int:
 
 
 def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losses: str | None = None,
-           current: str | None = None, repeat: int = 1) -> dict:
+           current: str | None = None, repeat: int = 1, kind: str = "peaked", deviation: float = 0.05) -> dict:
     """Builds the problem, runs one solver `repeat` times, returns its figures (median time; run in
     a subprocess)."""
     if losses:
         L_r, L_c, R, C = load_losses(losses)
         V, dtype = L_r.shape[0], str(L_r.dtype)
     else:
-        L_r, L_c, R, C = lightrnn_problem(V, seed, np.dtype(dtype))
-    res: dict = {"solver": name, "V": V, "R": R, "C": C, "dtype": dtype, "problem": losses or "synthetic"}
+        L_r, L_c, R, C = lightrnn_problem(V, seed, np.dtype(dtype), kind, deviation)
+    res: dict = {"solver": name, "V": V, "R": R, "C": C, "dtype": dtype,
+                 "problem": losses or ("synthetic" if kind == "peaked" else f"synthetic {kind} deviation={deviation}")}
     prep = None
     if name == "sparse":  # ours' first candidate graph: the same k as its automatic choice
         from lightrnn.assign import auto_candidates
@@ -211,12 +235,15 @@ def solve_once(name: str, L_r: np.ndarray, L_c: np.ndarray, R: int, C: int, V: i
 def run_one(name: str, V: int, args) -> dict:
     cmd = [sys.executable, __file__, "--worker", name, "--sizes", str(V), "--seed", str(args.seed),
            "--threads", str(args.threads), "--k", str(args.k), "--dtype", dtype_for(V, args),
-           "--repeat", str(args.repeat)]
+           "--repeat", str(args.repeat), "--kind", args.kind, "--deviation", str(args.deviation)]
     if args.losses:
         cmd += ["--losses", args.losses]
     if args.current:
         cmd += ["--current", args.current]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:  # one slow solver must not lose the other rows
+        return {"solver": name, "V": V, "error": f"timed out after {args.timeout:g} s (--timeout)"}
     if p.returncode != 0:
         return {"solver": name, "V": V, "error": (p.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -230,14 +257,21 @@ def dtype_for(V: int, args) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default="1024,4096,16384,65536,262144,1048576")
-    ap.add_argument("--solvers", default=",".join(SOLVERS))
+    ap.add_argument("--sizes", default="1024,4096,16384,65536,262144,1048576",
+                    help="comma-separated vocabulary sizes V")
+    ap.add_argument("--solvers", default=",".join(SOLVERS), help="comma-separated solvers to time")
+    ap.add_argument("--kind", default="peaked", choices=KINDS,
+                    help="synthetic problem: peaked (a trained model: each word peaked on a few rows/columns) or "
+                         "zipf-degenerate (early training: count x one shared marginal + small word deviations)")
+    ap.add_argument("--deviation", type=float, default=0.05,
+                    help="--kind zipf-degenerate: std of each word's logit deviation from the shared marginal")
     ap.add_argument("--dense-limit-gb", type=float, default=2.5, help="skip dense peers whose float64 matrix is larger")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="solver threads")
     ap.add_argument("--k", type=int, default=0, help="candidate rows/columns per word (0 = the solver's automatic choice)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic problem")
     ap.add_argument("--repeat", type=int, default=1, help="solves per (size, solver); the median time is shown")
-    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "float64"])
+    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "float64"],
+                    help="loss matrix type (auto: float64 up to 65,536 words, float32 above)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per solver run")
     ap.add_argument("--json", help="also write all results to this file")
     ap.add_argument("--losses", help="time the loss matrices in this .npz (lightrnn realloc --losses) instead of synthetic ones")
@@ -250,7 +284,7 @@ def main() -> None:
         sizes = [losses_vocab_size(args.losses)]
     if args.worker:
         print(json.dumps(worker(args.worker, sizes[0], args.seed, args.dtype, args.threads, args.k, args.losses,
-                                args.current, args.repeat)))
+                                args.current, args.repeat, args.kind, args.deviation)))
         return
     solvers = [s for s in args.solvers.split(",") if s]
     bad = [s for s in solvers if s not in SOLVERS]
