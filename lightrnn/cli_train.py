@@ -227,7 +227,8 @@ def run_train(args) -> int:
         else:
             raise UserError("a LightRNN model needs --table (make one with `lightrnn init-table`)")
         if table.shape != (model_cfg.rows, model_cfg.cols):
-            raise UserError(f"table {args.table} is {table.shape[0]} x {table.shape[1]}, the model needs "
+            source = f"--table {args.table}" if args.table else f"the table of --init-from {args.init_from}"
+            raise UserError(f"{source} is {table.shape[0]} x {table.shape[1]}, the model needs "
                             f"{model_cfg.rows} x {model_cfg.cols}")
 
     resume = None

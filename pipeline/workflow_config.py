@@ -21,8 +21,8 @@ except ImportError:  # the Snakefile's own environment without the package
     class ConfigError(ValueError):
         """A bad workflow configuration value; the message names the key."""
 
-__all__ = ["ConfigError", "load", "layer", "coerce", "validate", "round_epochs_list", "check_round_length",
-           "configfile_flags_warning"]
+__all__ = ["ConfigError", "load", "layer", "coerce", "validate", "round_epochs_list", "check_input_files",
+           "check_round_length", "configfile_flags_warning"]
 
 _PY_TYPES = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None), "string": str,
              "array": list, "object": dict}
@@ -243,6 +243,19 @@ def check_round_length(config: dict) -> None:
                 f"least {1 / n_batches:.3g} epochs")
 
 
+def check_input_files(config: dict) -> None:
+    """The files the config names exist (relative paths: from the working directory)."""
+    named = []
+    if config["corpus"]["source"] == "files":
+        named += [(f"corpus.{split}", config["corpus"][split]) for split in ("train", "valid", "test")]
+    if config["init_table"]["method"] == "file":
+        named.append(("init_table.file", config["init_table"]["file"]))
+    for key, path in named:
+        if not os.path.isfile(path):
+            problem = "is a folder, not a file" if os.path.isdir(path) else "no such file"
+            raise ConfigError(f"{key}: {path}: {problem} (working directory {os.getcwd()})")
+
+
 def load(config_dir: str | Path, given: dict) -> dict:
     """config.yaml's defaults with ``given`` (Snakemake's ``config``) over them, typed and checked."""
     config_dir = Path(config_dir)
@@ -253,6 +266,7 @@ def load(config_dir: str | Path, given: dict) -> dict:
     config = coerce(layer(defaults, given), schema)
     validate(config, schema)
     round_epochs_list(config)
+    check_input_files(config)
     check_round_length(config)
     return config
 

@@ -78,14 +78,18 @@ def test_round_shorter_than_one_batch_is_refused_when_the_corpus_size_is_known()
 def test_round_shorter_than_one_batch_of_your_own_file_is_refused_from_its_size(tmp_path):
     """Your own files: at most one token a byte bounds the batches; what that cannot refuse,
     `lightrnn train` does once the split is encoded (test_errors.py)."""
-    train = tmp_path / "train.txt"
+    train, other = tmp_path / "train.txt", tmp_path / "other.txt"
     train.write_text("a b c d e f g\n" * 300)  # 4,200 bytes: at most 27 batches of 8 x 20
-    files = {"corpus": {"source": "files", "train": str(train), "valid": "v", "test": "t"}}
+    other.write_text("a b\n")
+    files = {"corpus": {"source": "files", "train": str(train), "valid": str(other), "test": str(other)}}
     message = config_error(files, {"train": {"epochs": 0.01}})
     assert message.startswith("train.epochs: round 0 of 0.01 epochs is less than one batch: an epoch of "
                               f"corpus.train ({train}: 4200 bytes, at most 4201 tokens) is at most 27 batches")
     config_with(files, {"train": {"epochs": 0.03}})  # 2,400 tokens are really 14 batches: lightrnn train refuses
-    config_with({"corpus": {"source": "files", "train": str(tmp_path / "none.txt"), "valid": "v", "test": "t"}})
+    missing = {"corpus": {"source": "files", "train": str(tmp_path / "none.txt"), "valid": "v", "test": "t"}}
+    assert config_error(missing).startswith(f"corpus.train: {tmp_path / 'none.txt'}: no such file (working directory ")
+    assert config_error({"init_table": {"method": "file", "file": str(tmp_path)}}).startswith(
+        f"init_table.file: {tmp_path}: is a folder, not a file")
     train.write_text("a b\n")
     assert config_error(files) == (f"train.batch_size: 8 streams need at least 16 training tokens, and corpus.train "
                                    f"({train}: 4 bytes, at most 5 tokens) has at most 5")
@@ -170,7 +174,8 @@ def test_snakemake_config_errors_are_one_line(tmp_path):
     mine.write_text("results_dir: mine\n")
     out = smk(tmp_path, "-n", "--configfile", str(TINY), "--configfile", str(mine))
     assert out.returncode == 0 and f"keeps only the last one's files ({mine})" in out.stderr, out.stderr[-2000:]
-    assert "mine/train/checkpoint_7.pt" in out.stdout  # the default 8 rounds: tiny.yaml was dropped
+    default_rounds = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["rounds"]
+    assert f"mine/train/checkpoint_{default_rounds - 1}.pt" in out.stdout  # tiny.yaml's 2 rounds were dropped
 
 
 @pytest.mark.skipif(not has_snakemake, reason="snakemake not installed")
