@@ -50,7 +50,8 @@ def test_bad_values_name_the_key_and_the_value():
     assert config_error({"train": {"optimizer": "adamw"}}) == "train.optimizer: 'adamw' is not one of ['sgd', 'adam']"
     assert config_error({"corpus": {"source": "files"}}) == \
         "corpus.valid: null is not of type string (needed when corpus.source is files)"
-    assert config_error({"rounds": 3, "train": {"epochs": [1, 2]}}).startswith("train.epochs lists 2 rounds but rounds is 3")
+    assert config_error({"rounds": 3, "train": {"epochs": [1, 2]}}).startswith(
+        "train.epochs lists 2 rounds but rounds is 3")
 
 
 def test_numbers_given_as_strings_on_the_command_line():
