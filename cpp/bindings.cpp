@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <limits>
 #include <string>
 
 #include "assign/sparse_lap.hpp"
@@ -71,8 +72,10 @@ template <typename T>
 py::dict solve_table_t(CArray<T> Lr, CArray<T> Lc, py::object current_rows, py::object current_cols,
                        int32_t n_rows, int32_t n_cols, int32_t k, int32_t max_rounds, int32_t max_add,
                        int32_t threads, double rel_tol, const std::string& method) {
+    if (Lr.ndim() != 2 || Lc.ndim() != 2) throw py::value_error("L_r must be (V, R) and L_c (V, C)");
+    if (Lr.shape(0) > std::numeric_limits<int32_t>::max()) throw py::value_error("more than 2^31 - 1 words");
     const int32_t V = static_cast<int32_t>(Lr.shape(0));
-    if (Lr.ndim() != 2 || Lc.ndim() != 2 || Lc.shape(0) != V || Lr.shape(1) != n_rows || Lc.shape(1) != n_cols)
+    if (Lc.shape(0) != V || Lr.shape(1) != n_rows || Lc.shape(1) != n_cols)
         throw py::value_error("L_r must be (V, R) and L_c (V, C)");
     CArray<int32_t> cr, cc;
     const int32_t* crp = nullptr;
