@@ -84,7 +84,11 @@ cleanup() {
     local rc=$?
     set +e
     trap - INT TERM
-    if alive "$SMK_PID"; then kill "$SMK_PID"; wait "$SMK_PID" 2>/dev/null; fi
+    if alive "$SMK_PID"; then  # Ctrl-C for Snakemake: it cancels its jobs and exits
+        kill -INT "$SMK_PID"
+        for _ in $(seq 150); do alive "$SMK_PID" || break; sleep 0.2; done
+        alive "$SMK_PID" && kill -9 "$SMK_PID"
+    fi
     if [ ${#DAEMONS[@]} -ge 5 ]; then scancel --user=root 2>/dev/null; sleep 1; fi  # this cluster's jobs
     for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
         local name=${DAEMONS[i]%%:*} pidfile=${DAEMONS[i]#*:} pid
@@ -242,10 +246,12 @@ FAILED=()
 CHECK=""
 check() { if "$@"; then return 0; fi; FAILED+=("$CHECK"); echo "CHECK FAILED: $CHECK"; return 1; }
 
+RUN_LIMIT=${RUN_LIMIT:-1200}  # seconds a run may take before it is stopped (Ctrl-C) as failed
 smk() {  # smk NAME ARGS...: one run in $T/NAME, its output in $T/log/run-NAME.log
     local name=$1 start; start=$(date +%s); shift
     stamp "run $name: snakemake $*"
-    if "$PY" -m snakemake --snakefile "$WF/Snakefile" --directory "$T/$name" "$@" > "$T/log/run-$name.log" 2>&1; then
+    if timeout --signal=INT --kill-after=60 "$RUN_LIMIT" \
+            "$PY" -m snakemake --snakefile "$WF/Snakefile" --directory "$T/$name" "$@" > "$T/log/run-$name.log" 2>&1; then
         stamp "run $name: done in $(($(date +%s) - start)) s"
     else
         stamp "run $name: FAILED after $(($(date +%s) - start)) s; end of its log:"; tail -40 "$T/log/run-$name.log"
@@ -253,24 +259,28 @@ smk() {  # smk NAME ARGS...: one run in $T/NAME, its output in $T/log/run-NAME.l
     fi
 }
 
-# Jobs of a run as Slurm accounted them: every job Snakemake started must have been submitted
-# with sbatch and be in sacct, COMPLETED (the fault run: one CANCELLED, then its resubmission).
+# Jobs of a run as Slurm accounted them: every job of the workflow but the target rule `all`
+# (a localrule) must have been submitted with sbatch and be in sacct, COMPLETED; no attempt may
+# have failed, and exactly EXPECTED_CANCELLED attempts were cancelled (then resubmitted).
 SACCT_FMT=JobIDRaw,JobName%36,Comment%32,Partition,AllocCPUS,State,ExitCode,Elapsed
 check_sacct() {  # check_sacct RUN EXPECTED_CANCELLED
-    local log=$T/log/run-$1.log ids rules submitted completed cancelled
-    ids=$(grep -o 'submitted with SLURM jobid [0-9]*' "$log" | awk '{print $NF}' | paste -sd, || true)
-    rules=$(grep -c '^rule ' "$log" || true)          # jobs started (the localrule `all` aside)
-    submitted=$(grep -c 'submitted with SLURM jobid' "$log" || true)
+    local log=$T/log/run-$1.log subs total jobs attempts ids completed cancelled other
+    subs=$(grep -o 'Job [0-9]* has been submitted with SLURM jobid [0-9]*' "$log" || true)
+    total=$(grep -o 'of [0-9]* steps (100%) done' "$log" | tail -1 | awk '{print $2}')
+    jobs=$(printf '%s\n' "$subs" | awk 'NF {print $2}' | sort -u | wc -l)   # Snakemake jobs submitted
+    attempts=$(printf '%s\n' "$subs" | awk 'NF' | wc -l)                      # sbatch calls
+    ids=$(printf '%s\n' "$subs" | awk 'NF {print $NF}' | paste -sd,)
     if [ -n "$ids" ]; then sacct -X -j "$ids" --format="$SACCT_FMT" | tee "$T/log/sacct-$1.txt";
     else : > "$T/log/sacct-$1.txt"; fi
-    completed=$(awk '$0 ~ / COMPLETED /' "$T/log/sacct-$1.txt" | wc -l)
-    cancelled=$(awk '$0 ~ / CANCELLED/' "$T/log/sacct-$1.txt" | wc -l)
-    echo "run $1: $rules jobs started by Snakemake, $submitted submitted with sbatch;" \
-         "sacct: $completed COMPLETED, $cancelled CANCELLED;" \
-         "run locally: $(grep '^localrule ' "$log" | sed 's/:$//' | paste -sd, || true)"
-    CHECK="$1: every job went through sbatch, is in sacct and ended as expected"
-    check [ "$rules" -gt 0 -a "$submitted" = "$rules" -a "$((completed + cancelled))" = "$submitted" \
-            -a "$cancelled" = "$2" ] || true
+    completed=$(grep -c ' COMPLETED ' "$T/log/sacct-$1.txt" || true)
+    cancelled=$(grep -c ' CANCELLED' "$T/log/sacct-$1.txt" || true)
+    other=$(($(tail -n +3 "$T/log/sacct-$1.txt" | wc -l) - completed - cancelled))
+    echo "run $1: ${total:-?} jobs in the workflow, the target rule 'all' run by Snakemake itself;" \
+         "$jobs jobs submitted with sbatch in $attempts attempts; sacct: $completed COMPLETED," \
+         "$cancelled CANCELLED, $other otherwise"
+    CHECK="$1: every job went through sbatch and is COMPLETED in sacct ($2 attempts cancelled, none failed)"
+    check [ -n "$total" ] && check [ "$jobs" = "$((total - 1))" -a "$completed" = "$jobs" \
+            -a "$cancelled" = "$2" -a "$other" = 0 -a "$attempts" = "$((jobs + $2))" ] || true
 }
 
 # 3a. the local reference
@@ -292,8 +302,14 @@ if smk nproc2 --profile "$PROFILE" --configfile "$TINY" "$WF/config/tiny_nproc2.
     done
     CHECK="nproc2: training and reallocation ran under torchrun --nproc_per_node 2"
     check [ "$(grep -l -- '--nproc_per_node 2' "$T"/nproc2/results-tiny/logs/{train,realloc}_*.log | wc -l)" = 3 ] || true
+    # What tests/test_distributed.py promises: the same streams and averaged gradients as one
+    # process, so the same results up to float reduction order. Left out: the metrics' training
+    # loss (rank 0 reports its own shard's), and the solver's search statistics (arcs, pricing
+    # rounds: losses 1e-7 apart take another path to the same table; the tables are compared).
+    # Weights: atol 1e-4 (two rounds of Adam; the distributed test allows 1e-5 after one SGD epoch).
     CHECK="nproc2 == local (float tolerance)"
-    check "${CMP[@]}" --rtol 1e-4 "$T/local/results-tiny" "$T/nproc2/results-tiny" || true
+    check "${CMP[@]}" --rtol 1e-4 --atol 1e-4 --ignore train_loss --ignore train_ppl --ignore arcs \
+        --ignore pricing_rounds "$T/local/results-tiny" "$T/nproc2/results-tiny" || true
 fi
 
 # 3d. a fault under the scheduler: scancel round 0's training once it has written a partial
@@ -302,7 +318,8 @@ FAULT_CFG=("$TINY" "$WF/config/tiny_fault.yaml")
 smk fault-local --cores 2 --configfile "${FAULT_CFG[@]}" || true
 stamp "run fault: snakemake --profile $PROFILE --configfile ${FAULT_CFG[*]} (round 0 cancelled mid-job)"
 start=$(date +%s)
-"$PY" -m snakemake --snakefile "$WF/Snakefile" --directory "$T/fault" --profile "$PROFILE" \
+timeout --signal=INT --kill-after=60 "$RUN_LIMIT" \
+    "$PY" -m snakemake --snakefile "$WF/Snakefile" --directory "$T/fault" --profile "$PROFILE" \
     --configfile "${FAULT_CFG[@]}" > "$T/log/run-fault.log" 2>&1 &
 SMK_PID=$!
 PARTIAL=$T/fault/results-tiny/train/checkpoint_0.pt.partial
