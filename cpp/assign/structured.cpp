@@ -23,7 +23,8 @@ double now() {
 
 int resolve_threads(int32_t requested, int64_t work) {
     int hw = static_cast<int>(std::thread::hardware_concurrency());
-    int n = requested > 0 ? requested : std::max(1, std::min(hw, 8));
+    // More threads than 256 only add start-up cost (and could exhaust the process's threads).
+    int n = requested > 0 ? std::min<int>(requested, 256) : std::max(1, std::min(hw, 8));
     if (work < 4096) n = 1;
     return n;
 }

@@ -55,7 +55,7 @@ struct TableOptions {
     int32_t k = 4;                 // candidate rows and columns per word (lightrnn.assign.auto_candidates picks)
     int32_t max_rounds = 500;      // pricing rounds before giving up (result then uncertified)
     int32_t max_add_per_word = 8;  // most-violating cells added per word per round
-    int32_t threads = 0;           // 0 = hardware concurrency (capped at 8)
+    int32_t threads = 0;           // 0 = hardware concurrency (capped at 8); at most 256 are used
     int32_t phase_pricing = 5;        // pricing passes in the first auction, after each phase once
     double phase_pricing_eps = 1e-6;  // eps <= this times the cost range, then at the final eps
                                       // (synthetic V = 1,048,576: 2 passes 235 s, 3 182 s, 5 136 s,
