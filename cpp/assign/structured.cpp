@@ -477,6 +477,14 @@ TableResult solve_table_impl(const T* Lr, const T* Lc, int32_t V, int32_t R, int
                         const double vm = mcell >= 0 ? cell_value(mcell) : kInf;
                         word_min[w] = std::min({vm, lim, dmin});
                         added[w].clear();
+                        if (!dropped.empty()) {
+                            // Keep the clean state true at these prices: a dropped cell may rise
+                            // again later yet stay below the price it had at the clean pass, and
+                            // then be in no later dropped list.  Its value is >= dmin now, and
+                            // every cell is >= the threshold of min(u_clean, u_w).
+                            clean_other[w] = std::min(clean_other[w], dmin);
+                            u_clean[w] = std::min(u_clean[w], uw);
+                        }
                         continue;
                     }
                 }
