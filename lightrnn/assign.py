@@ -13,8 +13,9 @@ algorithms, their sources and complexity):
 Values are validated once here: NaN and -inf are invalid (SciPy's message, then the first bad
 entry's index), +inf marks a forbidden pair, costs so large that an assignment's total could
 overflow float64 are refused naming the largest entry, and a problem without a complete
-assignment raises ValueError saying it is infeasible. The GIL is released during a solve and Ctrl-C interrupts it. This module needs
-numpy only (scipy only when you pass a scipy.sparse matrix); it never imports torch.
+assignment raises ValueError saying it is infeasible. The GIL is released during a solve and
+Ctrl-C interrupts it. This module needs numpy only (scipy only when you pass a scipy.sparse
+matrix); it never imports torch.
 """
 from __future__ import annotations
 
@@ -66,11 +67,10 @@ def _check_no_nan_neginf(a: np.ndarray, name: str, forbid_posinf: bool = False, 
         raise ValueError(f"{name} contains invalid numeric entries: {float(a[at])} at index {list(at)} ({rule})")
 
 
-def _check_total(a: np.ndarray, name: str, rows_matched: bool, index_of=None) -> None:
+def _check_total(a: np.ndarray, name: str, rows_matched: bool) -> None:
     """Refuses costs whose matchings could cost more than float64 holds: the sum over the matched
     side (every row if ``rows_matched``, else every column) of its largest finite |cost| must be
-    finite.  The error names the largest entry.  ``index_of`` maps (row, col) of ``a`` to the
-    caller's index."""
+    finite.  The error names the largest entry."""
     if a.size == 0:
         return
     mag = np.where(np.isfinite(a), np.abs(a), 0.0)
@@ -79,8 +79,7 @@ def _check_total(a: np.ndarray, name: str, rows_matched: bool, index_of=None) ->
     if np.isfinite(total):
         return
     r, c = np.unravel_index(int(np.argmax(mag)), mag.shape)
-    idx = index_of(int(r), int(c)) if index_of else [int(r), int(c)]
-    raise ValueError(f"{name} is too large to solve: {float(a[r, c])} at index {idx}, and the sum over the "
+    raise ValueError(f"{name} is too large to solve: {float(a[r, c])} at index {[int(r), int(c)]}, and the sum over the "
                      f"matched {'rows' if rows_matched else 'columns'} of their largest |cost| overflows float64 "
                      f"(a matching's cost could be infinite); scale the costs down")
 
