@@ -2,15 +2,17 @@
 
 Every writer in the package goes through these helpers: write to a temporary name in the same
 folder (same filesystem, so ``os.replace`` is an atomic rename), flush and fsync, then rename.
-The new file gets the mode a plain ``open(path, "w")`` would give it (0666 less the umask). A
-write that fails (disk full, no permission, read-only filesystem) raises
-:class:`lightrnn.errors.WriteError` naming the file; the previous file at that path is kept.
+The file gets the mode a plain ``open(path, "w")`` would leave: an existing file's, or 0666 less
+the umask for a new one. A write that fails (disk full, no permission, read-only filesystem)
+raises :class:`lightrnn.errors.WriteError` naming the file; the previous file at that path is
+kept.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -37,6 +39,14 @@ def _umask() -> int:
 def new_file_mode() -> int:
     """The permission bits ``open(path, "w")`` gives a new file: 0666 less the umask."""
     return 0o666 & ~_umask()
+
+
+def _mode_for(path: Path) -> int:
+    """What ``open(path, "w")`` leaves: an existing file's permission bits, else a new file's."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode) & 0o777
+    except OSError:
+        return new_file_mode()
 
 
 def _write_failure(tmp: str, exc: BaseException) -> OSError | None:
@@ -82,7 +92,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
         raise _write_error(path, e) from None
     binary = "b" in mode
     try:
-        os.fchmod(fd, new_file_mode())  # mkstemp creates 0600 whatever the umask
+        os.fchmod(fd, _mode_for(path))  # mkstemp creates 0600 whatever the umask
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as f:
             yield f
             f.flush()

@@ -174,6 +174,10 @@ def test_written_files_respect_the_umask(tmp_path, umask):
     assert stat.S_IMODE(os.stat(tmp_path / "plain.txt").st_mode) == expected
     for name in ("a.txt", "b.npy"):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == expected, name
+    # rewriting a file keeps its mode, as open(path, "w") does
+    os.chmod(tmp_path / "a.txt", 0o640)
+    atomic.atomic_write_text(tmp_path / "a.txt", "y")
+    assert stat.S_IMODE(os.stat(tmp_path / "a.txt").st_mode) == 0o640
 
 
 def test_encode_and_evaluate_report_the_oov_rate(round0, capsys):
