@@ -211,7 +211,8 @@ def fortune_paragraphs(text: str) -> list[Doc]:
 
 class _HTMLText(HTMLParser):
     """Collects an HTML page's text with a blank line at every block element and a space at other
-    non-formatting tags; code (pre, script, style) and navigation (head, nav, Sphinx sidebars, headers and footers) are skipped."""
+    non-formatting tags; code (pre, script, style) and navigation (head, nav, Sphinx sidebars,
+    headers and footers) are skipped."""
 
     BLOCK = frozenset("p div li dd dt h1 h2 h3 h4 h5 h6 td th tr br table section blockquote ul ol dl "
                       "title caption figcaption".split())

@@ -128,13 +128,15 @@ SOURCES: dict[str, tuple[str, str, Callable[[Path], list[Doc]]]] = {
                     lambda r: dictd_docs(r, "foldoc")),
     "dict-vera": ("V.E.R.A. computing acronyms", "GFDL-1.1+ (no invariant sections)",
                   lambda r: dictd_docs(r, "vera")),
-    "jargon-text": ("The Jargon File 4.4.7", "public domain", lambda r: plain_docs(r, "usr/share/doc/jargon-text/jargon.txt.gz")),
+    "jargon-text": ("The Jargon File 4.4.7", "public domain",
+                    lambda r: plain_docs(r, "usr/share/doc/jargon-text/jargon.txt.gz")),
     "linux-doc-6.1": ("Linux kernel documentation (reStructuredText and text sources)", "GPL-2",
                       lambda r: rst_docs(r, f"{LINUX_DOCS}/**/*.rst.gz", r"/translations/")
                       + plain_docs(r, f"{LINUX_DOCS}/**/*.txt.gz", r"/translations/")),
     "python3.11-doc": ("Python 3.11 documentation (reStructuredText sources)", "PSF-2",
                        lambda r: rst_docs(r, "usr/share/doc/python3.11/html/_sources/**/*.txt")),
-    "debian-reference-en": ("Debian Reference", "GPL-2+", lambda r: plain_docs(r, "usr/share/debian-reference/*.txt.gz")),
+    "debian-reference-en": ("Debian Reference", "GPL-2+",
+                            lambda r: plain_docs(r, "usr/share/debian-reference/*.txt.gz")),
     "gnu-standards": ("GNU Coding Standards, Information for GNU Maintainers", "GFDL-1.3+ (no invariant sections)",
                       lambda r: plain_docs(r, "usr/share/doc/gnu-standards/*.text.gz")),
     "perl-doc": ("Perl 5.36 manual (POD)", "GPL-1+ or Artistic", lambda r: pod_docs(r, "usr/share/perl/*/pod/*.pod")),
@@ -295,8 +297,6 @@ def build(args: argparse.Namespace) -> dict:
     packages, sources, all_docs = [], {}, []
     with tempfile.TemporaryDirectory(prefix="bigvocab-", dir=args.tmp) as work:
         for pkg in args.packages:
-            if pkg not in SOURCES:
-                raise BuildError(f"package {pkg}: no extractor for it (known: {', '.join(SOURCES)})")
             deb = fetch_deb(pkg, cache, args.offline)
             what, licence, extract = SOURCES[pkg]
             packages.append({"package": pkg, "version": deb_version(deb), "deb": deb.name,
@@ -330,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="data/bigvocab", help="folder for train/valid/test.txt and manifest.json")
     ap.add_argument("--cache", default="data/debcache", help="folder of downloaded .deb files (reused when present)")
     ap.add_argument("--packages", default=",".join(DEFAULT_PACKAGES), help="comma-separated Debian packages to use")
-    ap.add_argument("--add", default="", help=f"comma-separated packages to use as well (optional: {', '.join(OPTIONAL)})")
+    ap.add_argument("--add", default="",
+                    help=f"comma-separated packages to use as well (optional: {', '.join(OPTIONAL)})")
     ap.add_argument("--seed", type=int, default=1, help="seed of the document shuffle")
     ap.add_argument("--valid", type=float, default=0.01, help="share of tokens in the validation split")
     ap.add_argument("--test", type=float, default=0.01, help="share of tokens in the test split")
@@ -342,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     args.packages = [p for p in f"{args.packages},{args.add}".split(",") if p]
     if not 0 < args.valid + args.test < 1:
         ap.error("--valid + --test must be between 0 and 1")
+    unknown = [p for p in args.packages if p not in SOURCES]
+    if unknown:  # before any download, not after minutes of work on the others
+        print(f"error: package {unknown[0]}: no extractor for it (known: {', '.join(SOURCES)})", file=sys.stderr)
+        return 1
     t0 = time.perf_counter()
     try:
         result = build(args)
