@@ -244,6 +244,7 @@ PROFILE=$WF/profiles/slurm-cpu
 CMP=("$PY" "$REPO/tests/cluster/compare_results.py")
 FAILED=()
 CHECK=""
+TIMES=("set-up (packages, cluster up): $(($(date +%s) - SLURM_LOCAL_T0)) s")
 check() { if "$@"; then return 0; fi; FAILED+=("$CHECK"); echo "CHECK FAILED: $CHECK"; return 1; }
 
 RUN_LIMIT=${RUN_LIMIT:-1200}  # seconds a run may take before it is stopped (Ctrl-C) as failed
@@ -253,6 +254,7 @@ smk() {  # smk NAME ARGS...: one run in $T/NAME, its output in $T/log/run-NAME.l
     if timeout --signal=INT --kill-after=60 "$RUN_LIMIT" \
             "$PY" -m snakemake --snakefile "$WF/Snakefile" --directory "$T/$name" "$@" > "$T/log/run-$name.log" 2>&1; then
         stamp "run $name: done in $(($(date +%s) - start)) s"
+        TIMES+=("$name: $(($(date +%s) - start)) s")
     else
         stamp "run $name: FAILED after $(($(date +%s) - start)) s; end of its log:"; tail -40 "$T/log/run-$name.log"
         FAILED+=("run $name"); return 1
@@ -326,9 +328,10 @@ PARTIAL=$T/fault/results-tiny/train/checkpoint_0.pt.partial
 CANCELLED=""
 while alive "$SMK_PID"; do
     if [ -e "$PARTIAL" ]; then
+        sleep "${CANCEL_AFTER:-2}"  # seconds after the first partial checkpoint: well into the epoch
         CANCELLED=$(squeue -h -o '%i %k' | awk '/rule_train_round0/ {print $1}' | head -1)
         if [ -n "$CANCELLED" ]; then
-            stamp "fault: $(basename "$PARTIAL") written; scancel $CANCELLED (train_round0)"
+            stamp "fault: $(basename "$PARTIAL") written ${CANCEL_AFTER:-2} s ago; scancel $CANCELLED (train_round0)"
             scancel "$CANCELLED"
             break
         fi
@@ -337,6 +340,7 @@ while alive "$SMK_PID"; do
 done
 if wait "$SMK_PID"; then
     stamp "run fault: done in $(($(date +%s) - start)) s"
+    TIMES+=("fault: $(($(date +%s) - start)) s")
 else
     stamp "run fault: FAILED after $(($(date +%s) - start)) s; end of its log:"; tail -40 "$T/log/run-fault.log"
     FAILED+=("run fault")
@@ -353,4 +357,5 @@ check "${CMP[@]}" "$T/fault-local/results-tiny" "$T/fault/results-tiny" || true
 
 # ---------------------------------------------------------------------------------------------
 stamp "summary"
+printf '  wall time %s\n' "${TIMES[@]}"
 if [ ${#FAILED[@]} -eq 0 ]; then echo "ALL CHECKS PASSED"; else printf 'FAILED: %s\n' "${FAILED[@]}"; exit 1; fi
