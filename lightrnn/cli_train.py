@@ -130,6 +130,7 @@ def _check_round_length(args, cfg, n_batches: int) -> None:
 def _apply_config_file(args, path: str) -> None:
     """Fill the model and training flags not given on the command line from a workflow config."""
     import dataclasses
+    import difflib
 
     import yaml
 
@@ -146,7 +147,9 @@ def _apply_config_file(args, path: str) -> None:
         known = {f.name for f in dataclasses.fields(cls)}
         for key, value in values.items():
             if key not in known:
-                raise UserError(f"--config {path}: unknown key {section}.{key}")
+                near = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f" (did you mean {section}.{near[0]}?)" if near else ""
+                raise UserError(f"--config {path}: unknown key {section}.{key}{hint}")
             if key == "epochs" and isinstance(value, list):
                 if not 0 <= args.round < len(value):
                     raise UserError(f"--config {path}: train.epochs lists {len(value)} rounds, "

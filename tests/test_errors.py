@@ -225,3 +225,12 @@ def test_bad_numbers_name_their_flag(round0, capsys):
                      d / "t1.npz", "--report", d / "r.json", "--batch-size", 100000)
     line = one_error_line(err, "realloc")
     assert rc == 2 and f"--train {d / 'train.npy'}: " in line and "too few for --batch-size 100000" in line
+
+
+def test_train_config_file_unknown_key_names_the_nearest(round0, tmp_path, capsys):
+    d, common = round0
+    (tmp_path / "recipe.yaml").write_text("train: {bach_size: 4}\n")
+    rc, _, err = run(capsys, "train", *common, "--table", d / "t0.npz", "--out", d / "x.pt",
+                     "--config", tmp_path / "recipe.yaml")
+    line = one_error_line(err, "train")
+    assert rc == 2 and line.endswith("unknown key train.bach_size (did you mean train.batch_size?)")
