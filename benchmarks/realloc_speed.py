@@ -21,7 +21,7 @@ from lightrnn.config import ModelConfig
 from lightrnn.factory import build_model
 from lightrnn.realloc import accumulate_losses, reallocate
 from lightrnn.table import WordTable
-from lightrnn.train import evaluate
+from lightrnn.data import evaluate
 
 
 def zipf_tokens(n: int, vocab_size: int, seed: int) -> np.ndarray:

@@ -105,7 +105,7 @@ def _load(args):
 
     from lightrnn.checkpoint import CheckpointError
     from lightrnn.infer import load
-    from lightrnn.train import resolve_device
+    from lightrnn.data import resolve_device
     from lightrnn.vocab import CorpusError
 
     if args.num_threads:

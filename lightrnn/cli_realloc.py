@@ -50,7 +50,7 @@ def run_realloc(args) -> int:
     from lightrnn.atomic import atomic_save_npz, atomic_write_json
     from lightrnn.corpus import load_tokens
     from lightrnn.realloc import accumulate_losses, reallocate
-    from lightrnn.train import resolve_device
+    from lightrnn.data import resolve_device
     from lightrnn.vocab import CorpusError
 
     if args.num_threads < 0:

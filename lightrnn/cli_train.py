@@ -347,7 +347,7 @@ def run_evaluate(args) -> int:
     from lightrnn.atomic import atomic_write_json
     from lightrnn.corpus import load_tokens, token_stats
     from lightrnn.table import WordTable
-    from lightrnn.train import evaluate, resolve_device
+    from lightrnn.data import evaluate, resolve_device
     from lightrnn.vocab import UNK
 
     ckpt = ck.load(args.checkpoint)

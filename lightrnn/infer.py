@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from lightrnn import checkpoint as ck
 from lightrnn.config import ModelConfig
+from lightrnn.data import bptt_starts
 from lightrnn.table import WordTable
 from lightrnn.vocab import EOS, Vocab, read_lines
 
@@ -232,7 +233,7 @@ class TrainedModel:
     @torch.no_grad()
     def score_tokens(self, tokens: np.ndarray, batch_size: int = 1, bptt: int = 35,
                      token_logprobs: bool = False) -> ScoreResult:
-        """Perplexity of encoded ids, exactly as ``lightrnn.train.evaluate`` computes it.
+        """Perplexity of encoded ids, exactly as ``lightrnn.data.evaluate`` computes it.
 
         The text is cut into ``batch_size`` contiguous streams (the last N mod B ids dropped),
         each read from a zero state; the first id of each stream is context only. Reads
@@ -247,7 +248,7 @@ class TrainedModel:
         hidden = self.model.init_hidden(batch_size)
         per_token = np.full(N, np.nan) if token_logprobs else None
         total, count, unk = 0.0, 0, 0
-        for i in range(0, L - 1, bptt):
+        for i in bptt_starts(L, bptt):
             n = min(bptt, L - 1 - i)
             chunk = np.stack([np.asarray(tokens[b * L + i:b * L + i + n + 1]) for b in range(batch_size)], 1)
             data = self._ids(chunk)  # (n + 1, B)

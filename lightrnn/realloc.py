@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from lightrnn.table import WordTable
-from lightrnn.train import batchify
+from lightrnn.data import batchify, bptt_chunks
 
 __all__ = ["accumulate_losses", "reallocate", "predicted_nll"]
 
@@ -67,9 +67,7 @@ def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int
         raise ValueError(f"{len(tokens)} tokens are too few for a reallocation pass with {batch_size} "
                          f"streams (need at least {2 * batch_size})")
     hidden = model.init_hidden(batch_size)
-    for i in range(0, data.size(0) - 1, bptt):
-        n = min(bptt, data.size(0) - 1 - i)
-        x, y = data[i:i + n], data[i + 1:i + 1 + n]  # (T, B)
+    for x, y in bptt_chunks(data, bptt):  # (T, B) each
         row_logits, col_logits, hidden = model.component_logits(x, y, hidden)  # (T,B,R), (T,B,C)
         target = y.reshape(-1)  # (T*B,)
         row_logits = row_logits.reshape(-1, R)  # (T*B, R)
@@ -135,7 +133,7 @@ def reallocate(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
         "solver": sol.to_dict(),
     }
     if rescore:
-        from lightrnn.train import evaluate
+        from lightrnn.data import evaluate
 
         t0 = time.perf_counter()
         model.set_table(new)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from lightrnn.config import DictConfig
+from lightrnn.data import batchify, bptt_chunks, bptt_starts, epoch_batches, evaluate, resolve_device
 from torch import Tensor, nn
 
 __all__ = ["TrainConfig", "TrainState", "batchify", "evaluate", "train", "resolve_device", "make_optimizer",
@@ -86,40 +87,6 @@ class TrainState:
         return cls(**d)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for but CUDA is not available")
-    return dev
-
-
-def batchify(tokens: np.ndarray, batch_size: int) -> Tensor:
-    """Cut the text into ``batch_size`` contiguous streams, one per column.
-
-    Reads ``tokens`` (e.g. a memory-mapped int32 ``.npy``) once, with a single copy into the
-    int64 result; the last N % B tokens are dropped (at most B - 1), as in the standard PTB setup.
-
-    Shape:
-        tokens: (N,) word ids -> (N // B, B) LongTensor; column b is tokens[b*N//B:(b+1)*N//B].
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if np.ndim(tokens) != 1:
-        raise ValueError(f"tokens must be a 1-D array of word ids, got shape {np.shape(tokens)}")
-    rows = len(tokens) // batch_size
-    if rows == 0:
-        raise ValueError(f"{len(tokens)} tokens cannot fill {batch_size} streams")
-    streams = np.asarray(tokens[:rows * batch_size]).reshape(batch_size, rows)  # (B, N/B), a view
-    return torch.from_numpy(np.ascontiguousarray(streams.T, dtype=np.int64))  # (N/B, B)
-
-
-def epoch_batches(n_tokens: int, batch_size: int, bptt: int) -> int:
-    """Training batches in one epoch of ``n_tokens`` tokens (the last may be shorter than ``bptt``)."""
-    return len(range(0, n_tokens // batch_size - 1, bptt))
-
-
 def round_end(state: "TrainState", cfg: TrainConfig, n_batches: int) -> int:
     """Where the current round stops, in batches counted from the start of epoch 0.
 
@@ -156,40 +123,6 @@ def seed_everything(seed: int, device: torch.device | None = None) -> None:
 
 def _detach(hidden):
     return tuple(h.detach() for h in hidden)
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, tokens: np.ndarray, batch_size: int = 10, bptt: int = 35,
-             device: torch.device | str | None = None) -> dict:
-    """Perplexity over ``tokens`` with the state carried; every target (``<eos>`` too) counts.
-
-    Returns {"loss": mean NLL in nats, "ppl": exp(loss), "tokens": targets scored}. The text is
-    cut into ``batch_size`` streams (:func:`batchify`); each stream's first token is only an
-    input, so ``tokens`` = (N // B - 1) * B.
-
-    Shape:
-        tokens: (N,) word ids; batches are (T <= bptt, B) inputs and targets.
-    """
-    if bptt < 1:
-        raise ValueError(f"bptt must be >= 1, got {bptt}")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    data = batchify(tokens, batch_size).to(device)  # (N, B)
-    if data.size(0) < 2:
-        raise ValueError(f"{len(tokens)} tokens are too few to score with {batch_size} streams "
-                         f"(need at least {2 * batch_size})")
-    hidden = getattr(model, "module", model).init_hidden(batch_size)
-    total, count = 0.0, 0
-    for i in range(0, data.size(0) - 1, bptt):
-        n = min(bptt, data.size(0) - 1 - i)
-        out = model(data[i:i + n], data[i + 1:i + 1 + n], hidden)
-        total += out.token_nll.double().sum().item()
-        count += out.token_nll.numel()
-        hidden = out.hidden
-    model.train(was_training)
-    loss = total / count
-    return {"loss": loss, "ppl": math.exp(loss), "tokens": count}
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
@@ -237,8 +170,7 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
     core = getattr(model, "module", model)  # the model itself under a DistributedDataParallel wrapper
     device = next(model.parameters()).device
     data = batchify(train_tokens, cfg.batch_size).to(device)  # (N, B)
-    starts = list(range(0, data.size(0) - 1, cfg.bptt))
-    n_batches = len(starts)
+    n_batches = len(bptt_starts(data.size(0), cfg.bptt))
     if n_batches == 0:
         raise ValueError(f"{len(train_tokens)} training tokens are too few for {cfg.batch_size} streams "
                          f"(need at least {2 * cfg.batch_size})")
@@ -260,11 +192,11 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
         bar = _progress(n_batches, state.batch)
         log_loss, log_tokens, log_t0 = 0.0, 0, time.perf_counter()
         t_epoch0 = time.perf_counter() - state.epoch_time
+        chunks = bptt_chunks(data, cfg.bptt, first=state.batch)
         while state.batch < stop:
-            i = starts[state.batch]
-            n = min(cfg.bptt, data.size(0) - 1 - i)
+            x, y = next(chunks)  # (T, B) inputs and targets
             hidden = _detach(hidden)
-            out = model(data[i:i + n], data[i + 1:i + 1 + n], hidden)
+            out = model(x, y, hidden)
             hidden = out.hidden
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()

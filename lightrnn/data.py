@@ -1,0 +1,101 @@
+"""Token streams for truncated back-propagation through time: the one place that says how an
+encoded split is cut into batches (training, evaluation, the reallocation pass and scoring all
+read it through these functions), and the device they run on.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = ["batchify", "bptt_chunks", "bptt_starts", "epoch_batches", "evaluate", "resolve_device"]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for but CUDA is not available")
+    return dev
+
+
+def batchify(tokens: np.ndarray, batch_size: int) -> Tensor:
+    """Cut the text into ``batch_size`` contiguous streams, one per column.
+
+    Reads ``tokens`` (e.g. a memory-mapped int32 ``.npy``) once, with a single copy into the
+    int64 result; the last N % B tokens are dropped (at most B - 1), as in the standard PTB setup.
+
+    Shape:
+        tokens: (N,) word ids -> (N // B, B) LongTensor; column b is tokens[b*N//B:(b+1)*N//B].
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if np.ndim(tokens) != 1:
+        raise ValueError(f"tokens must be a 1-D array of word ids, got shape {np.shape(tokens)}")
+    rows = len(tokens) // batch_size
+    if rows == 0:
+        raise ValueError(f"{len(tokens)} tokens cannot fill {batch_size} streams")
+    streams = np.asarray(tokens[:rows * batch_size]).reshape(batch_size, rows)  # (B, N/B), a view
+    return torch.from_numpy(np.ascontiguousarray(streams.T, dtype=np.int64))  # (N/B, B)
+
+
+def bptt_starts(n_rows: int, bptt: int) -> range:
+    """First row of every batch of a (n_rows, B) stream matrix: each batch predicts rows
+    i+1 .. i+T from rows i .. i+T-1, so the last row is a target only."""
+    if bptt < 1:
+        raise ValueError(f"bptt must be >= 1, got {bptt}")
+    return range(0, n_rows - 1, bptt)
+
+
+def bptt_chunks(data: Tensor, bptt: int, first: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+    """(input, target) batches of ``data`` from batch ``first`` on; the last may be shorter.
+
+    Shape:
+        data: (N, B) streams -> input, target: (T <= bptt, B), target one row ahead.
+    """
+    starts = bptt_starts(data.size(0), bptt)
+    for i in starts[first:]:
+        n = min(bptt, data.size(0) - 1 - i)
+        yield data[i:i + n], data[i + 1:i + 1 + n]
+
+
+def epoch_batches(n_tokens: int, batch_size: int, bptt: int) -> int:
+    """Training batches in one epoch of ``n_tokens`` tokens (the last may be shorter than ``bptt``)."""
+    return len(bptt_starts(n_tokens // batch_size, bptt))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, tokens: np.ndarray, batch_size: int = 10, bptt: int = 35,
+             device: torch.device | str | None = None) -> dict:
+    """Perplexity over ``tokens`` with the state carried; every target (``<eos>`` too) counts.
+
+    Returns {"loss": mean NLL in nats, "ppl": exp(loss), "tokens": targets scored}. The text is
+    cut into ``batch_size`` streams (:func:`batchify`); each stream's first token is only an
+    input, so ``tokens`` = (N // B - 1) * B.
+
+    Shape:
+        tokens: (N,) word ids; batches are (T <= bptt, B) inputs and targets.
+    """
+    if bptt < 1:
+        raise ValueError(f"bptt must be >= 1, got {bptt}")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    data = batchify(tokens, batch_size).to(device)  # (N, B)
+    if data.size(0) < 2:
+        raise ValueError(f"{len(tokens)} tokens are too few to score with {batch_size} streams "
+                         f"(need at least {2 * batch_size})")
+    hidden = getattr(model, "module", model).init_hidden(batch_size)
+    total, count = 0.0, 0
+    for x, y in bptt_chunks(data, bptt):  # (T, B) each
+        out = model(x, y, hidden)
+        total += out.token_nll.double().sum().item()
+        count += out.token_nll.numel()
+        hidden = out.hidden
+    model.train(was_training)
+    loss = total / count
+    return {"loss": loss, "ppl": math.exp(loss), "tokens": count}
