@@ -342,7 +342,7 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
             ``auto_candidates(V)``, 4 below 65,536 words and 5 from there.
         max_rounds: column-generation rounds before giving up (the result is then uncertified).
         max_add_per_word: most-violating cells added per word per round.
-        threads: threads for candidates and pricing (0 = all cores).
+        threads: threads for candidates and pricing (0 = all cores, at most 8; at most 256 are used).
         method: "auto", "auction" (epsilon-scaling auction then shortest paths) or "ssp".
         rel_tol: a cell prices out when it beats a word's dual u by more than
             rel_tol * (|u| + |min L_r[w]| + |min L_c[w]|) (finite, >= 0).
