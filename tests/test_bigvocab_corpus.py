@@ -133,3 +133,19 @@ def test_unreadable_file_is_named(tmp_path):
     bad.write_bytes(b"not gzip")
     with pytest.raises(mb.BuildError, match="x.gz: unreadable"):
         mb.read_text(bad)
+
+
+def test_solver_zipf_degenerate_kind():
+    """benchmarks/solver.py's early-training shape: count x one shared marginal + small deviations;
+    the default kind's problems are unchanged by the new one."""
+    import numpy as np
+    import solver
+
+    L_r, L_c, R, C = solver.lightrnn_problem(400, seed=1, dtype=np.float64, kind="zipf-degenerate", deviation=0.05)
+    assert L_r.shape == (400, R) and L_c.shape == (400, C) and R == C == 20
+    share = L_r / L_r.sum(axis=1, keepdims=True)  # each word's costs over rows, normalised
+    assert share.std(axis=0).max() < 0.01  # every word sees about the same marginal
+    peaked = solver.lightrnn_problem(400, seed=1, dtype=np.float64)[0]
+    assert (peaked / peaked.sum(axis=1, keepdims=True)).std(axis=0).max() > 0.01
+    with pytest.raises(ValueError, match="unknown problem kind"):
+        solver.lightrnn_problem(16, seed=0, dtype=np.float64, kind="flat")
