@@ -52,6 +52,8 @@ def test_compare_ignores_timings_and_reports_differences(tmp_path, capsys):
     c = _results(tmp_path / "c", 100.00001, 1.0)  # a perplexity 1e-7 off
     assert compare_results.main([str(a), str(c)]) == 1
     assert compare_results.main(["--rtol", "1e-6", str(a), str(c)]) == 0
+    assert compare_results.main(["--ignore", "valid_ppl", "--ignore", "ppl", "--ignore", "test_ppl",
+                                 str(a), str(c)]) == 0
     (c / "extra.json").write_text("{}")
     assert compare_results.main(["--rtol", "1e-6", str(a), str(c)]) == 1
     assert "only in" in capsys.readouterr().out
