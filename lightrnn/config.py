@@ -34,7 +34,7 @@ class ModelConfig(DictConfig):
     hidden_dim: int = 200  # h: LSTM width, also the width the output heads read
     num_layers: int = 2  # stacked LSTM layers
     dropout: float = 0.0  # dropout on embeddings, between LSTM layers and before the output
-    init_range: float = 0.0  # > 0: every parameter uniform in +-init_range at creation (Zaremba et al. 2014: 0.1); 0: each model's own
+    init_range: float = 0.1  # > 0: every parameter uniform in +-init_range at creation (Zaremba et al. 2014: 0.1); 0: each model's own
     table_rows: int = 0  # LightRNN R; 0 means ceil(sqrt(V))
     table_cols: int = 0  # LightRNN C; 0 means ceil(sqrt(V))
     adaptive_cutoffs: list[int] = field(default_factory=list)  # adaptive softmax cluster edges; [] = automatic

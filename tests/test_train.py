@@ -178,7 +178,8 @@ def test_plateau_rule_decays_only_without_improvement(tiny_encoded):
     # validation on uniform noise gets worse as the model learns the text: every epoch without a
     # new best must quarter the lr, never below min_lr
     noise = np.random.default_rng(0).integers(0, V, 400).astype(np.int32)
-    tc = TrainConfig(batch_size=4, bptt=8, epochs=3, lr=1.0, lr_decay=0.25, min_lr=0.1, log_interval=0)
+    tc = TrainConfig(batch_size=4, bptt=8, epochs=3, lr=1.0, lr_decay=0.25, lr_decay_start=0, min_lr=0.1, clip=5.0,
+                     log_interval=0)
     state = train(m, tiny_encoded["train"], noise, tc, TrainState(lr=tc.lr),
                   make_optimizer(m, tc, tc.lr), log=lambda s: None)
     best = math.inf
@@ -211,7 +212,8 @@ def test_new_table_starts_a_new_plateau_baseline(tiny_encoded, tmp_path):
     """carry_lr with a reallocated table: the round's first validation loss is not judged against
     the previous table's best (that decayed the lr at every round); with the same table it is."""
     d = tiny_encoded["dir"]
-    common = ["--optimizer", "adam", "--lr", "0.01", "--lr-decay", "0.5", "--seed", "3"]
+    common = ["--optimizer", "adam", "--lr", "0.01", "--lr-decay", "0.5", "--lr-decay-start", "0", "--clip", "5",
+              "--init-range", "0", "--seed", "3"]
     assert cli_train(tiny_encoded, d / "p0.pt", "--epochs", "3", *common) == 0
     assert main(["init-table", "--vocab", str(tiny_encoded["vocab_path"]), "--out", str(d / "p_new.npz"),
                  "--seed", "7"]) == 0
