@@ -17,7 +17,7 @@ from lightrnn.vocab import EOS, CorpusError, Vocab, read_lines
 __all__ = ["encode_file", "load_tokens", "token_stats", "prepare_ptb", "ptb_tokens", "PTB_SPLITS", "PTB_TOKENS"]
 
 PTB_SPLITS = ("train", "valid", "test")
-# Mikolov's PTB token counts with <eos> (REFERENCE.md); checked by prepare_ptb.
+# Mikolov's PTB token counts with <eos>; checked by prepare_ptb.
 PTB_TOKENS = {"train": 929_589, "valid": 73_760, "test": 82_430}
 
 _CHUNK_LINES = 20_000
