@@ -1,5 +1,5 @@
 """Four-way comparison on PTB: LightRNN (bootstrapped and fixed table), full softmax, adaptive
-softmax and Slim embeddings at the same size and epochs, in one table (issue 6).
+softmax and Slim embeddings at the same size and epochs, in one table.
 
 Training runs through benchmarks/bootstrap_ptb.py (an arm whose result is already in OUT is not
 trained again); peak memory is measured here, per model, as the peak resident memory of a short
