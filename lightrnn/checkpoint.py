@@ -24,7 +24,8 @@ from lightrnn.errors import CheckpointError
 from lightrnn.table import WordTable
 
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "make_checkpoint", "save", "load",
-           "build_model_from_checkpoint", "table_from_checkpoint", "get_rng_state", "set_rng_state"]
+           "build_model_from_checkpoint", "rebuild_model", "table_from_checkpoint", "get_rng_state",
+           "set_rng_state"]
 
 FORMAT = "lightrnn-checkpoint"
 VERSION = 1
@@ -154,6 +155,15 @@ def build_model_from_checkpoint(ckpt: dict[str, Any], table: WordTable | None = 
     except RuntimeError as e:
         raise CheckpointError(f"weights cannot be loaded: {str(e).splitlines()[0]}") from None
     return model.to(device)
+
+
+def rebuild_model(ckpt: dict[str, Any], table: WordTable | None, device: str | torch.device,
+                  source: str) -> nn.Module:
+    """:func:`build_model_from_checkpoint`; an error names ``source``, where the checkpoint came from."""
+    try:
+        return build_model_from_checkpoint(ckpt, table, device)
+    except CheckpointError as e:
+        raise CheckpointError(f"{source}: {e}") from None
 
 
 def _arch(config: ModelConfig) -> str:

@@ -2,14 +2,16 @@
 
 Each concern registers its own subcommands from its own module, so that the files stay small:
 
-==================  ==========================================
-module              subcommands
-==================  ==========================================
-lightrnn.cli_data   build-vocab, encode, init-table
-lightrnn.cli_train  train, evaluate
-lightrnn.cli_realloc  realloc, show-table
-lightrnn.cli_infer  score, predict, generate, table
-==================  ==========================================
+====================  =====================================================
+module                subcommands
+====================  =====================================================
+lightrnn.cli_data     prepare-ptb, build-vocab, encode, init-table, show-table
+lightrnn.cli_train    train, evaluate
+lightrnn.cli_realloc  realloc
+lightrnn.cli_infer    score, predict, generate, table
+====================  =====================================================
+
+Flags and output files are declared with the helpers of :mod:`lightrnn.cli_args`.
 
 Every subcommand reads and writes the files named on its command line; outputs are written
 atomically, and their folders are checked for writability before any work starts. Errors in the
@@ -20,28 +22,12 @@ traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from lightrnn.cli_args import output_flags
 from lightrnn.errors import LightRNNError, UserError
 
-_COMMAND_MODULES = (
-    "lightrnn.cli_data",
-    "lightrnn.cli_train",
-    "lightrnn.cli_realloc",
-    "lightrnn.cli_infer",
-)
-
-
 __all__ = ["UserError", "build_parser", "main", "output_flags", "error_message"]
-
-
-def output_flags(parser: argparse.ArgumentParser, *flags: str) -> None:
-    """Declare the flags of ``parser`` that name files it writes: `main` checks that each given
-    one can be written before the command runs (a read-only folder fails at once, not after an
-    epoch of training)."""
-    dests = {flag: parser._option_string_actions[flag].dest for flag in flags}
-    parser.set_defaults(output_flags=dests)
 
 
 def error_message(exc: BaseException) -> str | None:
@@ -77,13 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         "table, evaluate and use a trained model. Run `lightrnn COMMAND --help` for details.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:  # a concern not built yet; its commands are absent
-            if e.name != name:
-                raise
-            continue
+    from lightrnn import cli_data, cli_infer, cli_realloc, cli_train
+
+    for module in (cli_data, cli_train, cli_realloc, cli_infer):
         module.register(sub)
     return parser
 

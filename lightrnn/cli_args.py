@@ -1,29 +1,25 @@
-"""Command-line flags generated from the typed config dataclasses (one ``--field-name`` each).
+"""Command-line helpers shared by the ``cli_*`` modules: flags generated from the typed config
+dataclasses (one ``--field-name`` each, its help and choices from the field's metadata), and the
+declaration of the flags that name output files.
 
-Every flag defaults to ``None`` ("not given") so that callers can tell a user's choice from a
-dataclass default: a checkpoint's saved config wins over defaults but not over given flags.
+Every generated flag defaults to ``None`` ("not given") so that callers can tell a user's choice
+from a dataclass default: a checkpoint's saved config wins over defaults but not over given flags.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
-import re
 import typing
 
-__all__ = ["add_dataclass_args", "given_fields", "dataclass_from_args"]
+__all__ = ["add_dataclass_args", "given_fields", "dataclass_from_args", "output_flags"]
 
 
-def _field_comments(cls) -> dict[str, str]:
-    """The trailing ``# comment`` of each field in the class source (the field's help text)."""
-    try:
-        src = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return {}
-    out = {}
-    for m in re.finditer(r"^\s+(\w+):[^=\n]*=[^\n#]*#\s*(.+)$", src, re.M):
-        out[m.group(1)] = m.group(2).strip()
-    return out
+def output_flags(parser: argparse.ArgumentParser, *flags: str) -> None:
+    """Declare the flags of ``parser`` that name files it writes: `lightrnn.cli.main` checks that
+    each given one can be written before the command runs (a read-only folder fails at once, not
+    after an epoch of training)."""
+    dests = {flag: parser._option_string_actions[flag].dest for flag in flags}
+    parser.set_defaults(output_flags=dests)
 
 
 def _int_list(text: str) -> list[int]:
@@ -34,21 +30,25 @@ def _int_list(text: str) -> list[int]:
 
 
 def add_dataclass_args(parser: argparse.ArgumentParser, cls, title: str | None = None) -> None:
-    """Add ``--field-name`` for every field of dataclass ``cls`` (default None = not given)."""
+    """Add ``--field-name`` for every field of dataclass ``cls`` (default None = not given).
+
+    The help is the field's ``metadata["help"]`` (the field's name without one) followed by its
+    default; ``metadata["choices"]``, where given, limits the values the flag accepts.
+    """
     group = parser.add_argument_group(title or f"{cls.__name__} options")
     hints = typing.get_type_hints(cls)
-    comments = _field_comments(cls)
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f"{comments.get(f.name, f.name)} (default: {default})".replace("%", "%%")
+        help_text = f"{f.metadata.get('help', f.name)} (default: {default})".replace("%", "%%")
         typ = hints[f.name]
         if typ is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif typing.get_origin(typ) is list:
             group.add_argument(flag, dest=f.name, type=_int_list, default=None, metavar="N,N,...", help=help_text)
         else:
-            group.add_argument(flag, dest=f.name, type=typ, default=None, metavar=f.name.upper(), help=help_text)
+            group.add_argument(flag, dest=f.name, type=typ, default=None, metavar=f.name.upper(), help=help_text,
+                               choices=f.metadata.get("choices"))
 
 
 def given_fields(cls, args: argparse.Namespace) -> dict:

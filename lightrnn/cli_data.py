@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lightrnn.cli import UserError, output_flags
+from lightrnn.cli_args import output_flags
+from lightrnn.errors import UserError
 
 _RAW = argparse.RawDescriptionHelpFormatter
 

@@ -5,7 +5,9 @@ import argparse
 import json
 import math
 
-from lightrnn.cli import UserError, output_flags
+from lightrnn.cli_args import output_flags
+from lightrnn.config import DEVICES
+from lightrnn.errors import UserError
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -96,7 +98,8 @@ def register(sub) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint (.pt) of a trained model")
     p.add_argument("--vocab", help="vocab.tsv, only for checkpoints saved without their words")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: cpu)")
+    p.add_argument("--device", default="cpu", choices=DEVICES, metavar="DEVICE",
+                   help="cpu | cuda | cuda:N | auto (default: cpu)")
     p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
 
 

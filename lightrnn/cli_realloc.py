@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from lightrnn.cli import UserError, output_flags
+from lightrnn.cli_args import output_flags
+from lightrnn.config import DEVICES
+from lightrnn.errors import UserError
 
 HELP = """\
 Reallocate words: one eval-mode pass over the training data accumulates each word's loss over
@@ -30,7 +32,8 @@ def register(sub) -> None:
     p.add_argument("--candidates", type=int, default=0,
                    help="solver: candidate rows/cols per word; 0 = automatic, 4 below 65,536 words, else 5 (default: 0)")
     p.add_argument("--method", choices=("auto", "auction", "ssp"), default="auto", help="solver algorithm")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    p.add_argument("--device", default="auto", choices=DEVICES, metavar="DEVICE",
+                   help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--num-threads", type=int, default=0,
                    help="CPU threads of the pass (torch) and of the solver; 0 = all cores. Set it when "
                         "other jobs share the machine: oversubscribed, a 2-core pass measured 9x slower")

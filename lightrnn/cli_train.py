@@ -1,17 +1,18 @@
-"""``lightrnn train`` and ``lightrnn evaluate``."""
+"""``lightrnn train`` and ``lightrnn evaluate``: flags in, :mod:`lightrnn.rounds` and
+:func:`lightrnn.train.train` do the work."""
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
-import os
 from pathlib import Path
 
-from lightrnn.cli import UserError, output_flags
-from lightrnn.cli_args import add_dataclass_args, dataclass_from_args, given_fields
-from lightrnn.config import ModelConfig
+from lightrnn.cli_args import add_dataclass_args, dataclass_from_args, given_fields, output_flags
+from lightrnn.config import DEVICES, ModelConfig, TrainConfig
+from lightrnn.errors import UserError
+from lightrnn.metrics import METRIC_FIELDS, write_metrics_csv
+
+__all__ = ["register", "run_train", "run_evaluate", "METRIC_FIELDS", "write_metrics_csv"]
 
 TRAIN_HELP = """\
 Train one round of a language model (LightRNN, full, adaptive or slim softmax).
@@ -41,16 +42,8 @@ example:
   lightrnn evaluate --checkpoint checkpoint_2.pt --data test.npy --name test --out test.json
 """
 
-# TrainConfig fields that may differ between an interrupted run and its resumption.
-_OPERATIONAL = {"max_steps", "checkpoint_every", "log_interval", "num_threads", "device"}
-
-METRIC_FIELDS = ["round", "epoch", "epoch_fraction", "step", "lr", "train_loss", "train_ppl", "valid_loss",
-                 "valid_ppl", "tokens_per_s", "elapsed_s"]
-
 
 def register(sub) -> None:
-    from lightrnn.train import TrainConfig
-
     p = sub.add_parser("train", help="train one round of a model", description=TRAIN_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--vocab", required=True, help="vocab.tsv from `lightrnn build-vocab`")
@@ -79,21 +72,11 @@ def register(sub) -> None:
     e.add_argument("--table", help="evaluate with this table instead of the checkpoint's")
     e.add_argument("--batch-size", type=int, default=10, help="parallel streams (default: 10)")
     e.add_argument("--bptt", type=int, default=35, help="tokens per batch per stream (default: 35)")
-    e.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    e.add_argument("--device", default="auto", choices=DEVICES, metavar="DEVICE",
+                   help="auto | cpu | cuda | cuda:N (default: auto)")
     e.add_argument("--out", help="JSON result to write (always printed)")
     output_flags(e, "--out")
     e.set_defaults(func=run_evaluate)
-
-
-def write_metrics_csv(path: str | os.PathLike, rows: list[dict]) -> None:
-    from lightrnn.atomic import atomic_write_text
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    atomic_write_text(path, buf.getvalue())
 
 
 def _load_inputs(args):
@@ -134,8 +117,6 @@ def _apply_config_file(args, path: str) -> None:
 
     import yaml
 
-    from lightrnn.train import TrainConfig
-
     try:
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
@@ -162,11 +143,10 @@ def _apply_config_file(args, path: str) -> None:
 def run_train(args) -> int:
     import torch
 
-    from lightrnn import checkpoint as ck
-    from lightrnn.factory import build_model
-    from lightrnn.table import WordTable
-    from lightrnn.train import (TrainConfig, TrainState, epoch_batches, make_optimizer, resolve_device,
-                                round_finished, seed_everything, train)
+    from lightrnn import rounds
+    from lightrnn.data import epoch_batches, resolve_device
+    from lightrnn.distributed import DistributedLM, from_env, shard
+    from lightrnn.train import train
 
     if args.config:
         _apply_config_file(args, args.config)
@@ -174,40 +154,14 @@ def run_train(args) -> int:
     vocab_words = list(vocab.words)
     out = Path(args.out)
     partial = out.with_name(out.name + ".partial")
-    prev = None
-    if args.init_from:
-        prev = ck.load(args.init_from)
-        if prev.get("vocab_words") is not None and list(prev["vocab_words"]) != vocab_words:
-            raise UserError(f"--init-from {args.init_from} was trained with another vocabulary than {args.vocab}")
-
-    # Model config: the previous round's architecture wins; given flags must agree with it.
-    given = given_fields(ModelConfig, args)
-    if prev is not None:
-        base = dict(prev["model_config"])
-        clash = [f"{_flag(k)} {v} (saved: {base.get(k)})" for k, v in given.items() if base.get(k) != v]
-        if clash:
-            raise UserError(f"--init-from {args.init_from} fixes the architecture and these flags differ "
-                            f"from it: {', '.join(clash)}; drop them or give the saved values")
-        model_cfg = ModelConfig.from_dict(base)
-    else:
-        try:
-            model_cfg = dataclass_from_args(ModelConfig, args, vocab_size=len(vocab))
-        except ValueError as e:
-            raise UserError(_with_flags(str(e), ModelConfig)) from None
-    if model_cfg.vocab_size != len(vocab):
-        raise UserError(f"{args.vocab} has {len(vocab)} words, the model expects {model_cfg.vocab_size}")
-    try:
-        train_cfg = dataclass_from_args(TrainConfig, args)
-    except ValueError as e:
-        raise UserError(_with_flags(str(e), TrainConfig)) from None
+    prev = _previous_round(args, vocab_words)
+    model_cfg, train_cfg = _configs(args, prev, len(vocab))
     if train_cfg.num_threads:
         torch.set_num_threads(train_cfg.num_threads)
     try:
         device = resolve_device(train_cfg.device)
     except (RuntimeError, ValueError) as e:
         raise UserError(f"--device {train_cfg.device}: {e}") from None
-    from lightrnn.distributed import DistributedLM, from_env, gather_hidden, shard
-
     ctx = from_env(device)  # torchrun: join the process group; each rank takes its own shard
     if ctx.enabled and device.type == "cuda":
         device = torch.device("cuda", ctx.local_rank)
@@ -218,90 +172,124 @@ def run_train(args) -> int:
         if toks is not None and len(toks) < 2 * streams:
             raise UserError(f"{name} {path}: {len(toks)} tokens are too few for {streams} streams "
                             f"(need at least {2 * streams})")
-
     _check_round_length(args, train_cfg, epoch_batches(len(train_tokens), train_cfg.batch_size, train_cfg.bptt))
-
-    table = None
-    if model_cfg.model == "lightrnn":
-        if args.table:
-            table = WordTable.load(args.table, vocab_size=len(vocab))
-        elif prev is not None:
-            table = ck.table_from_checkpoint(prev)
-        else:
-            raise UserError("a LightRNN model needs --table (make one with `lightrnn init-table`)")
-        if table.shape != (model_cfg.rows, model_cfg.cols):
-            source = f"--table {args.table}" if args.table else f"the table of --init-from {args.init_from}"
-            raise UserError(f"{source} is {table.shape[0]} x {table.shape[1]}, the model needs "
-                            f"{model_cfg.rows} x {model_cfg.cols}")
-
-    resume = None
-    if args.resume and partial.exists():
-        try:
-            resume = ck.load(partial)
-        except ck.CheckpointError as e:
-            raise UserError(f"{e} (delete it or pass --no-resume)") from None
-        def essential(d):  # settings that change the numbers (not how often we log or save)
-            return {k: v for k, v in d.items() if k not in _OPERATIONAL}
-
-        if resume["model_config"] != model_cfg.to_dict() or resume["round"] != args.round \
-                or essential(resume["train_config"]) != essential(train_cfg.to_dict()):
-            raise UserError(f"{partial} was written with other settings; delete it or pass --no-resume")
-        if ck.table_from_checkpoint(resume) != table or \
-                (resume.get("vocab_words") is not None and list(resume["vocab_words"]) != vocab_words):
-            raise UserError(f"{partial} was written with another table or vocabulary; delete it or pass --no-resume")
-
-    hidden = None
-    seed_everything(train_cfg.seed + 1000 * args.round, device)
-    if resume is not None:
-        model = _rebuild(ck, resume, table, device, str(partial))
-        state = TrainState.from_dict(resume["state"])
-        optimizer = make_optimizer(model, train_cfg, state.lr)
-        optimizer.load_state_dict(resume["optimizer"])
-        ck.set_rng_state(resume["rng"])
-        old_world = int(resume.get("world_size", 1))
-        if old_world != ctx.world:
-            # Another number of ranks: the shards change, so the carried state cannot be reused;
-            # continue at the same fraction of the epoch with a fresh state.
-            state.batch = state.batch * old_world // ctx.world
-            log(f"resuming a {old_world}-process run with {ctx.world}: epoch position scaled, state reset")
-        elif resume["hidden"] is not None:
-            B = train_cfg.batch_size
-            hidden = tuple(h[:, ctx.rank * B:(ctx.rank + 1) * B].contiguous().to(device) for h in resume["hidden"])
-        log(f"resuming {partial} at epoch {state.epoch + 1}, batch {state.batch}, step {state.step}")
-    elif prev is not None:
-        model = _rebuild(ck, prev, table, device, f"--init-from {args.init_from}")
-        p = prev["state"]
-        state = TrainState(round=args.round, lr=train_cfg.lr)
-        if train_cfg.carry_lr:
-            state.epoch = state.round_start_epoch = int(p["epoch"])
-            # After a fractional round (e.g. 0.25 epochs) go on from where it stopped in the data.
-            state.batch = state.round_start_batch = int(p.get("batch", 0))
-            state.lr = float(p["lr"])
-            # The plateau rule compares validation losses measured under one word table. A new
-            # table (a reallocation) makes a round's first epoch worse than the previous round's
-            # best by construction; judged against it, the lr halved at every round (PTB, 4
-            # rounds: 0.002 -> 0.000125 by round 3, and the later rounds could not re-learn).
-            same_table = table is None or ck.table_from_checkpoint(prev) == table
-            state.best_valid = float(p["best_valid"]) if same_table else math.inf
-        optimizer = make_optimizer(model, train_cfg, state.lr)
-        if not train_cfg.reset_optimizer and prev.get("optimizer") is not None \
-                and prev["train_config"].get("optimizer") == train_cfg.optimizer:
-            optimizer.load_state_dict(prev["optimizer"])
-            for g in optimizer.param_groups:
-                g["lr"] = state.lr
-    else:
-        model = build_model(model_cfg, table).to(device)
-        state = TrainState(round=args.round, lr=train_cfg.lr)
-        optimizer = make_optimizer(model, train_cfg, state.lr)
-
+    table = _round_table(args, model_cfg, prev, len(vocab))
+    resume = _partial_to_resume(args, partial, model_cfg, train_cfg, table, vocab_words)
+    start = rounds.start_round(model_cfg, train_cfg, args.round, table, device, prev=prev, resume=resume,
+                               rank=ctx.rank, world=ctx.world, prev_name=f"--init-from {args.init_from}",
+                               resume_name=str(partial))
+    for line in start.notes:
+        log(line)
+    model = start.model
     if ctx.enabled:
         model = DistributedLM(model, device_ids=[ctx.local_rank] if device.type == "cuda" else None)
     counts = model.param_counts()
     log(f"model {model_cfg.model}: {counts['total']:,} parameters "
-          f"({counts['embed_output']:,} in embeddings and output), device {device}")
+        f"({counts['embed_output']:,} in embeddings and output), device {device}")
+    save = _snapshot_writer(ctx, model, start.optimizer, train_cfg, vocab_words)
 
-    def save_snapshot(path, st, hid):
-        # Every rank takes part in gathering the carried state; rank 0 alone writes.
+    def on_epoch(st):
+        if args.metrics and ctx.is_main:
+            write_metrics_csv(args.metrics, st.metrics)
+
+    result = train(model, train_tokens, valid_tokens, train_cfg, start.state, start.optimizer, hidden=start.hidden,
+                   on_checkpoint=lambda st, hid: save(partial, st, hid), on_epoch=on_epoch, log=log)
+    if not result.finished:
+        # Stopped by --max-steps: save where we are, as an interruption would, and do not
+        # write OUT (the round is not finished). Running the same command again resumes.
+        save(partial, result.state, result.hidden)
+        log(f"stopped after {result.state.step} steps (--max-steps); {partial} holds the state, run again to resume")
+        return 0
+    if args.metrics and ctx.is_main:
+        write_metrics_csv(args.metrics, result.state.metrics)
+    save(out, result.state, None)
+    if ctx.is_main and partial.exists():
+        partial.unlink()
+    return 0
+
+
+def _previous_round(args, vocab_words: list[str]) -> dict | None:
+    """The checkpoint of --init-from, trained with this vocabulary (None without the flag)."""
+    from lightrnn import checkpoint as ck
+    from lightrnn.rounds import vocab_matches
+
+    if not args.init_from:
+        return None
+    prev = ck.load(args.init_from)
+    if not vocab_matches(prev, vocab_words):
+        raise UserError(f"--init-from {args.init_from} was trained with another vocabulary than {args.vocab}")
+    return prev
+
+
+def _configs(args, prev: dict | None, vocab_size: int) -> tuple[ModelConfig, TrainConfig]:
+    """The round's model and training configs: the previous round's architecture wins (given
+    model flags must agree with it); training flags over their defaults."""
+    from lightrnn.rounds import architecture_clash
+
+    if prev is not None:
+        clash = architecture_clash(prev, given_fields(ModelConfig, args))
+        if clash:
+            differ = ", ".join(f"{_flag(k)} {v} (saved: {saved})" for k, (v, saved) in clash.items())
+            raise UserError(f"--init-from {args.init_from} fixes the architecture and these flags differ "
+                            f"from it: {differ}; drop them or give the saved values")
+        model_cfg = ModelConfig.from_dict(dict(prev["model_config"]))
+    else:
+        try:
+            model_cfg = dataclass_from_args(ModelConfig, args, vocab_size=vocab_size)
+        except ValueError as e:
+            raise UserError(_with_flags(str(e), ModelConfig)) from None
+    if model_cfg.vocab_size != vocab_size:
+        raise UserError(f"{args.vocab} has {vocab_size} words, the model expects {model_cfg.vocab_size}")
+    try:
+        return model_cfg, dataclass_from_args(TrainConfig, args)
+    except ValueError as e:
+        raise UserError(_with_flags(str(e), TrainConfig)) from None
+
+
+def _round_table(args, model_cfg: ModelConfig, prev: dict | None, vocab_size: int):
+    """LightRNN's table for this round: --table, else the --init-from one; None for the peers."""
+    from lightrnn import checkpoint as ck
+    from lightrnn.table import WordTable
+
+    if model_cfg.model != "lightrnn":
+        return None
+    if args.table:
+        table = WordTable.load(args.table, vocab_size=vocab_size)
+    elif prev is not None:
+        table = ck.table_from_checkpoint(prev)
+    else:
+        raise UserError("a LightRNN model needs --table (make one with `lightrnn init-table`)")
+    if table.shape != (model_cfg.rows, model_cfg.cols):
+        source = f"--table {args.table}" if args.table else f"the table of --init-from {args.init_from}"
+        raise UserError(f"{source} is {table.shape[0]} x {table.shape[1]}, the model needs "
+                        f"{model_cfg.rows} x {model_cfg.cols}")
+    return table
+
+
+def _partial_to_resume(args, partial: Path, model_cfg, train_cfg, table, vocab_words) -> dict | None:
+    """OUT.partial when this run resumes it (--resume, and written by the same run); else None."""
+    from lightrnn import checkpoint as ck
+    from lightrnn.rounds import resume_mismatch
+
+    if not (args.resume and partial.exists()):
+        return None
+    try:
+        resume = ck.load(partial)
+    except ck.CheckpointError as e:
+        raise UserError(f"{e} (delete it or pass --no-resume)") from None
+    why = resume_mismatch(resume, model_cfg, train_cfg, args.round, table, vocab_words)
+    if why is not None:
+        raise UserError(f"{partial} was written with {why}; delete it or pass --no-resume")
+    return resume
+
+
+def _snapshot_writer(ctx, model, optimizer, train_cfg: TrainConfig, vocab_words: list[str]):
+    """``save(path, state, hidden)``: a checkpoint of the run as it stands. Every rank takes part
+    in gathering the carried state; rank 0 alone writes."""
+    from lightrnn import checkpoint as ck
+    from lightrnn.distributed import gather_hidden
+
+    def save(path, st, hid) -> None:
         hid = gather_hidden(hid, ctx) if hid is not None else None
         if ctx.is_main:
             ckpt = ck.make_checkpoint(model, optimizer, train_cfg.to_dict(), st.to_dict(), vocab_words, hid)
@@ -309,35 +297,7 @@ def run_train(args) -> int:
             ck.save(path, ckpt)
         ctx.barrier()
 
-    def on_checkpoint(st, hid):
-        save_snapshot(partial, st, hid)
-
-    def on_epoch(st):
-        if args.metrics and ctx.is_main:
-            write_metrics_csv(args.metrics, st.metrics)
-
-    state = train(model, train_tokens, valid_tokens, train_cfg, state, optimizer, hidden=hidden,
-                  on_checkpoint=on_checkpoint, on_epoch=on_epoch, log=log)
-    if not round_finished(state, train_cfg, epoch_batches(len(train_tokens), train_cfg.batch_size, train_cfg.bptt)):
-        # Stopped by --max-steps: save where we are, as an interruption would, and do not
-        # write OUT (the round is not finished). Running the same command again resumes.
-        save_snapshot(partial, state, getattr(state, "last_hidden", None))
-        log(f"stopped after {state.step} steps (--max-steps); {partial} holds the state, run again to resume")
-        return 0
-    if args.metrics and ctx.is_main:
-        write_metrics_csv(args.metrics, state.metrics)
-    save_snapshot(out, state, None)
-    if ctx.is_main and partial.exists():
-        partial.unlink()
-    return 0
-
-
-def _rebuild(ck, ckpt, table, device, source: str):
-    """The model of a checkpoint; an error names where the checkpoint came from."""
-    try:
-        return ck.build_model_from_checkpoint(ckpt, table, device)
-    except ck.CheckpointError as e:
-        raise ck.CheckpointError(f"{source}: {e}") from None
+    return save
 
 
 def run_evaluate(args) -> int:
@@ -356,7 +316,7 @@ def run_evaluate(args) -> int:
         device = resolve_device(args.device)
     except (RuntimeError, ValueError) as e:
         raise UserError(f"--device {args.device}: {e}") from None
-    model = _rebuild(ck, ckpt, table, device, args.checkpoint)
+    model = ck.rebuild_model(ckpt, table, device, args.checkpoint)
     tokens = load_tokens(args.data, model.config.vocab_size)
     torch.manual_seed(0)
     try:

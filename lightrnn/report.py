@@ -18,14 +18,10 @@ from typing import Sequence
 
 from lightrnn.atomic import atomic_open, atomic_write_json, atomic_write_text
 from lightrnn.errors import LightRNNError
+from lightrnn.metrics import FLOAT_COLUMNS, INT_COLUMNS, TIMING_COLUMNS
 
 __all__ = ["ReportError", "read_metrics", "read_benchmark", "build_summary", "summary_markdown",
            "write_summary"]
-
-# Columns of metrics CSV files: integers, deterministic floats, and run-dependent timings.
-INT_COLUMNS = ("round", "epoch", "step")
-FLOAT_COLUMNS = ("lr", "train_loss", "train_ppl", "valid_loss", "valid_ppl")
-TIMING_COLUMNS = ("tokens_per_s", "elapsed_s")
 
 
 class ReportError(LightRNNError, ValueError):

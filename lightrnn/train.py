@@ -18,50 +18,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from lightrnn.config import DictConfig
+from lightrnn.config import TrainConfig
 from lightrnn.data import batchify, bptt_chunks, bptt_starts, epoch_batches, evaluate, resolve_device
 from torch import Tensor, nn
 
-__all__ = ["TrainConfig", "TrainState", "batchify", "evaluate", "train", "resolve_device", "make_optimizer",
-           "seed_everything", "epoch_batches", "round_end", "round_finished"]
-
-
-@dataclass
-class TrainConfig(DictConfig):
-    batch_size: int = 20  # B: parallel streams of the training text
-    bptt: int = 20  # T: truncated back-propagation length (tokens per batch per stream)
-    epochs: float = 1.0  # epochs in this run (one bootstrap round); a fraction ends it mid-epoch, e.g. 0.25
-    optimizer: str = "sgd"  # sgd | adam (the published LightRNN code uses Adam)
-    lr: float = 20.0  # initial learning rate (ignored when carry_lr takes the previous round's); 20 on this per-token mean = Zaremba's 1 on the loss summed over 20 steps
-    lr_decay: float = 0.5  # factor applied to the learning rate when it decays
-    lr_decay_start: int = 4  # 0: decay when validation loss stops improving; N: decay after every epoch > N (Zaremba)
-    min_lr: float = 0.0  # the learning rate never decays below this
-    clip: float = 0.25  # clip the global gradient norm to this (0 = off); Zaremba's 5 on the summed loss
-    weight_decay: float = 0.0  # L2 penalty passed to the optimizer
-    seed: int = 1  # seeds weights, dropout and everything random in training
-    device: str = "auto"  # auto (cuda if available, else cpu) | cpu | cuda | cuda:N
-    checkpoint_every: int = 0  # save a resumable checkpoint every N steps (0 = only at the end)
-    log_interval: int = 200  # steps between log lines
-    eval_batch_size: int = 10  # streams used for validation / test perplexity
-    max_steps: int = 0  # stop after this many steps in this run (0 = no limit; for tests and smoke runs)
-    reset_optimizer: bool = True  # fresh optimizer each round (published code); False carries its state
-    carry_lr: bool = True  # start a round from the previous round's lr, epoch counter and place in the data
-    num_threads: int = 0  # torch CPU threads (0 = torch's default)
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
-        for name in ("batch_size", "bptt", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("epochs", "checkpoint_every", "max_steps", "lr_decay_start", "num_threads"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
-
+__all__ = ["TrainConfig", "TrainState", "TrainResult", "batchify", "evaluate", "train", "resolve_device",
+           "make_optimizer", "seed_everything", "epoch_batches", "round_end", "round_finished"]
 
 
 @dataclass
@@ -146,12 +108,20 @@ def _progress(total: int, initial: int):
     return tqdm(total=total, initial=initial, unit="batch", leave=False)
 
 
+@dataclass
+class TrainResult:
+    """What :func:`train` hands back to its caller (and, through the checkpoint, to the next round)."""
+    state: TrainState  # where training stopped: save it (the next round or a resumption starts from it)
+    finished: bool  # the round reached its end; False: stopped by ``cfg.max_steps`` before it
+    hidden: tuple[Tensor, Tensor] | None = None  # the carried state at ``state.batch`` when stopped inside an epoch
+
+
 def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray | None,
           cfg: TrainConfig, state: TrainState, optimizer: torch.optim.Optimizer,
           hidden=None, on_checkpoint: Callable[[TrainState, object], None] | None = None,
           on_epoch: Callable[[TrainState], None] | None = None,
-          log: Callable[[str], None] = print) -> TrainState:
-    """Train ``cfg.epochs`` epochs (or ``cfg.max_steps`` steps) from ``state``.
+          log: Callable[[str], None] = print) -> TrainResult:
+    """Train ``cfg.epochs`` epochs (or ``cfg.max_steps`` steps) from ``state``, updating it in place.
 
     Args:
         model: any model of docs/DESIGN.md, already on its device.
@@ -160,7 +130,7 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
         hidden: the carried hidden state at ``state.batch`` (from a mid-epoch checkpoint).
         on_checkpoint: called with (state, hidden) every ``cfg.checkpoint_every`` steps.
         on_epoch: called after each epoch with the metrics appended to ``state.metrics``.
-    Returns the final state (``state.metrics`` holds one dict per epoch).
+    Returns a :class:`TrainResult` (``result.state.metrics`` holds one dict per epoch).
 
     Data parallelism (torchrun) fits without changing this loop: each rank passes its own
     contiguous shard as ``train_tokens`` and ``model`` wrapped in DistributedDataParallel (the
@@ -170,15 +140,7 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
     core = getattr(model, "module", model)  # the model itself under a DistributedDataParallel wrapper
     device = next(model.parameters()).device
     data = batchify(train_tokens, cfg.batch_size).to(device)  # (N, B)
-    n_batches = len(bptt_starts(data.size(0), cfg.bptt))
-    if n_batches == 0:
-        raise ValueError(f"{len(train_tokens)} training tokens are too few for {cfg.batch_size} streams "
-                         f"(need at least {2 * cfg.batch_size})")
-    if state.batch > n_batches:
-        raise ValueError(f"resume position batch {state.batch} is past the {n_batches} batches of an epoch "
-                         "(was the checkpoint written for other data or batch size?)")
-    if cfg.epochs > 0 and round(cfg.epochs * n_batches) == 0:
-        raise ValueError(f"epochs {cfg.epochs} is less than one batch of the {n_batches} batches of an epoch")
+    n_batches = _checked_batches(len(bptt_starts(data.size(0), cfg.bptt)), len(train_tokens), cfg, state)
     end = round_end(state, cfg, n_batches)
     _set_lr(optimizer, state.lr)
     steps_this_call = 0
@@ -194,15 +156,8 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
         t_epoch0 = time.perf_counter() - state.epoch_time
         chunks = bptt_chunks(data, cfg.bptt, first=state.batch)
         while state.batch < stop:
-            x, y = next(chunks)  # (T, B) inputs and targets
-            hidden = _detach(hidden)
-            out = model(x, y, hidden)
+            out = _step(model, *next(chunks), _detach(hidden), optimizer, cfg)
             hidden = out.hidden
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            if cfg.clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            optimizer.step()
             state.batch += 1
             state.step += 1
             steps_this_call += 1
@@ -215,12 +170,7 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
             if bar is not None:
                 bar.update(1)
             if cfg.log_interval and state.batch % cfg.log_interval == 0:
-                dt = time.perf_counter() - log_t0
-                steps = max(1, cfg.log_interval)
-                cur = log_loss / max(1, log_tokens)
-                log(f"| round {state.round} | epoch {state.epoch + 1} | step {state.batch:5d}/{n_batches} "
-                    f"| lr {state.lr:.4g} | ms/batch {1000 * dt / steps:7.2f} | tok/s {log_tokens / dt:8.0f} "
-                    f"| loss {cur:6.3f} | ppl {math.exp(min(cur, 50)):9.2f}")
+                _log_progress(log, state, cfg, n_batches, log_loss, log_tokens, time.perf_counter() - log_t0)
                 log_loss, log_tokens, log_t0 = 0.0, 0, time.perf_counter()
             state.epoch_time = time.perf_counter() - t_epoch0
             if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and on_checkpoint is not None:
@@ -230,8 +180,7 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
         if bar is not None:
             bar.close()
         if state.batch < stop:  # stopped by max_steps inside the epoch
-            state.last_hidden = _detach(hidden)  # not a field: handed to the caller only
-            return state
+            return TrainResult(state, finished=False, hidden=_detach(hidden))
         _finish_epoch(model, valid_tokens, cfg, state, optimizer, device, log, n_batches)
         if state.batch > 0:  # a fractional round ended inside the epoch
             if on_epoch is not None:
@@ -242,7 +191,39 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
             on_epoch(state)
         if cfg.max_steps and steps_this_call >= cfg.max_steps:
             break
-    return state
+    return TrainResult(state, finished=state.epoch * n_batches + state.batch >= end)
+
+
+def _checked_batches(n_batches: int, n_tokens: int, cfg: TrainConfig, state: TrainState) -> int:
+    """``n_batches`` (an epoch's), once it is known that the data, the position and the round fit."""
+    if n_batches == 0:
+        raise ValueError(f"{n_tokens} training tokens are too few for {cfg.batch_size} streams "
+                         f"(need at least {2 * cfg.batch_size})")
+    if state.batch > n_batches:
+        raise ValueError(f"resume position batch {state.batch} is past the {n_batches} batches of an epoch "
+                         "(was the checkpoint written for other data or batch size?)")
+    if cfg.epochs > 0 and round(cfg.epochs * n_batches) == 0:
+        raise ValueError(f"epochs {cfg.epochs} is less than one batch of the {n_batches} batches of an epoch")
+    return n_batches
+
+
+def _step(model: nn.Module, x: Tensor, y: Tensor, hidden, optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+    """One optimizer step on the (T, B) inputs ``x`` and targets ``y``; returns the model's output."""
+    out = model(x, y, hidden)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    if cfg.clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+    optimizer.step()
+    return out
+
+
+def _log_progress(log, state: TrainState, cfg: TrainConfig, n_batches: int, loss_sum: float, tokens: int,
+                  seconds: float) -> None:
+    cur = loss_sum / max(1, tokens)
+    log(f"| round {state.round} | epoch {state.epoch + 1} | step {state.batch:5d}/{n_batches} "
+        f"| lr {state.lr:.4g} | ms/batch {1000 * seconds / max(1, cfg.log_interval):7.2f} "
+        f"| tok/s {tokens / seconds:8.0f} | loss {cur:6.3f} | ppl {math.exp(min(cur, 50)):9.2f}")
 
 
 def _finish_epoch(model, valid_tokens, cfg, state, optimizer, device, log, n_batches) -> None:

@@ -1,7 +1,12 @@
 # Shared helpers: paths, the number of rounds, narrow params, per-stage hashes of the sources.
 import hashlib
 import json
+import sys
 from pathlib import Path
+
+# The package's own sources serve where the Snakefile's environment lacks it (--use-conda).
+sys.path.append(str(Path(workflow.basedir)))
+from lightrnn.config import OPERATIONAL_TRAIN_KEYS  # noqa: E402
 
 
 wildcard_constraints:
@@ -12,10 +17,9 @@ wildcard_constraints:
 RES = config["results_dir"].rstrip("/")
 PKG = Path(workflow.basedir) / "lightrnn"
 CPP = Path(workflow.basedir) / "cpp"
-# Training keys that change how a run goes but not its results (a resumed run ignores them too):
-# they are passed to `lightrnn train` but left out of the rule's params, so changing them reruns
-# nothing.
-OPERATIONAL_TRAIN = ("num_threads", "checkpoint_every", "log_interval")
+# Training keys that change how a run goes but not its results: passed to `lightrnn train` but
+# left out of the rule's params, so changing them reruns nothing.
+OPERATIONAL_TRAIN = OPERATIONAL_TRAIN_KEYS
 
 
 def source_hash(*names):
@@ -30,10 +34,11 @@ def source_hash(*names):
 
 CODE_DATA = source_hash("vocab.py", "corpus.py", "table.py", "cli_data.py")
 CODE_MODEL = source_hash("config.py", "model.py", "baselines.py", "slim.py", "factory.py", "table.py",
-                         "train.py", "checkpoint.py", "cli_train.py", "cli_args.py", "corpus.py", "vocab.py")
+                         "data.py", "train.py", "rounds.py", "distributed.py", "checkpoint.py", "metrics.py",
+                         "cli_train.py", "cli_args.py", "corpus.py", "vocab.py")
 CODE_REALLOC = source_hash("realloc.py", "assign.py", "cli_realloc.py", "assign/*.cpp", "assign/*.hpp",
                            "bindings.cpp")
-CODE_REPORT = source_hash("report.py", "viz.py")
+CODE_REPORT = source_hash("report.py", "metrics.py", "viz.py")
 
 
 def lightrnn_model():

@@ -228,7 +228,7 @@ def check_round_length(config: dict) -> None:
     nproc = int(config["resources"].get("nproc", 1))
     batch_size, bptt = int(train["batch_size"]), int(train["bptt"])
     per_rank = (tokens // (nproc * batch_size)) * batch_size if nproc > 1 else tokens  # lightrnn.distributed.shard
-    n_batches = len(range(0, per_rank // batch_size - 1, bptt))  # lightrnn.train.epoch_batches
+    n_batches = len(range(0, per_rank // batch_size - 1, bptt))  # lightrnn.data.epoch_batches
     epochs = round_epochs_list(config)
     if config["model"]["model"] != "lightrnn":
         epochs = [round(sum(epochs), 9)]  # peers train the whole schedule in one round

@@ -3,11 +3,11 @@ config/schema.yaml, the config dataclasses and the command line's flags must agr
 import dataclasses
 from pathlib import Path
 
+import pytest
 import yaml
 
 from lightrnn.cli import build_parser
-from lightrnn.config import ModelConfig
-from lightrnn.train import TrainConfig
+from lightrnn.config import DEVICE_PATTERN, DEVICES, MODEL_TYPES, OPTIMIZERS, ModelConfig, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -71,3 +71,39 @@ def test_command_line_defaults_are_the_workflow_defaults():
     evaluate = parser.parse_args(["evaluate", "--checkpoint", "c.pt", "--data", "d.npy"])
     for key, value in CONFIG["evaluate"].items():
         assert getattr(evaluate, key) == value, f"lightrnn evaluate --{key.replace('_', '-')} default differs"
+
+
+def test_choices_are_the_schema_values():
+    """--model, --optimizer and every --device accept what config/schema.yaml accepts."""
+    props = {key: prop for key, prop in schema_leaves(SCHEMA)}
+    assert props["model.model"]["enum"] == list(MODEL_TYPES)
+    assert props["train.optimizer"]["enum"] == list(OPTIMIZERS)
+    for key in ("train.device", "realloc.device"):
+        assert props[key]["pattern"] == f"^({DEVICE_PATTERN})$", key
+    assert all(d in DEVICES for d in ("auto", "cpu", "cuda", "cuda:0", "cuda:12"))
+    assert not any(d in DEVICES for d in ("gpu", "cuda:", "cuda:N", "cpu:0", None))
+    parser = build_parser()
+    base = {"train": ["train", "--vocab", "v", "--train", "t", "--out", "o"],
+            "evaluate": ["evaluate", "--checkpoint", "c", "--data", "d"],
+            "realloc": ["realloc", "--checkpoint", "c", "--train", "t", "--out-table", "o", "--report", "r"],
+            "predict": ["predict", "--checkpoint", "c"]}
+    for command, argv in base.items():
+        assert parser.parse_args([*argv, "--device", "cuda:1"]).device == "cuda:1"
+        with pytest.raises(SystemExit):
+            parser.parse_args([*argv, "--device", "gpu"])
+    for flag, good in (("--model", MODEL_TYPES), ("--optimizer", OPTIMIZERS)):
+        for value in good:
+            assert getattr(parser.parse_args([*base["train"], flag, value]), flag[2:]) == value
+        with pytest.raises(SystemExit):
+            parser.parse_args([*base["train"], flag, "other"])
+
+
+def test_flag_help_is_the_field_metadata():
+    """Every config field documents itself (metadata help); `lightrnn train --help` shows it."""
+    parser = build_parser()
+    train = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "train")[1]
+    text = " ".join(train.format_help().split())
+    for cls in (ModelConfig, TrainConfig):
+        for f in dataclasses.fields(cls):
+            assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
+            assert " ".join(f.metadata["help"].split()) in text, f.name

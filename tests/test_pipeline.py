@@ -239,8 +239,7 @@ def test_epochs_per_round_schedule(tmp_path):
 
 
 def test_config_documents_every_key_and_matches_the_dataclasses():
-    from lightrnn.config import ModelConfig
-    from lightrnn.train import TrainConfig
+    from lightrnn.config import ModelConfig, TrainConfig
 
     schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())["properties"]
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())

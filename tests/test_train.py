@@ -102,9 +102,10 @@ def test_tiny_model_learns_tiny_corpus(tiny_encoded, kind):
     cfg = ModelConfig(model=kind, vocab_size=V, emb_dim=32, hidden_dim=32, num_layers=1)
     m = build_model(cfg, WordTable.random(V, 0) if kind == "lightrnn" else None)
     tc = TrainConfig(batch_size=8, bptt=10, epochs=8, optimizer="adam", lr=0.01, log_interval=0)
-    state = train(m, tiny_encoded["train"], tiny_encoded["valid"], tc, TrainState(lr=tc.lr),
-                  make_optimizer(m, tc, tc.lr), log=lambda s: None)
-    assert len(state.metrics) == 8
+    result = train(m, tiny_encoded["train"], tiny_encoded["valid"], tc, TrainState(lr=tc.lr),
+                   make_optimizer(m, tc, tc.lr), log=lambda s: None)
+    state = result.state
+    assert result.finished and result.hidden is None and len(state.metrics) == 8
     first, last = state.metrics[0]["valid_ppl"], state.metrics[-1]["valid_ppl"]
     assert last < 0.5 * first and last < V / 4
 
@@ -153,7 +154,7 @@ def test_log_lines_csv_and_zaremba_schedule(tiny_encoded, tmp_path):
     tc = TrainConfig(batch_size=4, bptt=8, epochs=4, lr=1.0, lr_decay=0.5, lr_decay_start=2, log_interval=10)
     lines = []
     state = train(m, tiny_encoded["train"], tiny_encoded["valid"], tc, TrainState(lr=tc.lr),
-                  make_optimizer(m, tc, tc.lr), log=lines.append)
+                  make_optimizer(m, tc, tc.lr), log=lines.append).state
     # lr 1 for epochs 1-2, then halved after every epoch (Zaremba), whatever validation does
     assert [r["lr"] for r in state.metrics] == [1.0, 1.0, 0.5, 0.25] and state.lr == 0.125
     num = r"\s*[0-9.e+-]+"
@@ -161,7 +162,7 @@ def test_log_lines_csv_and_zaremba_schedule(tiny_encoded, tmp_path):
                rf"\| loss{num} \| ppl{num}$")
     step_lines = [s for s in lines if s.startswith("| round")]
     assert step_lines and all(re.match(pattern, s) for s in step_lines), step_lines[:2]
-    from lightrnn.cli_train import METRIC_FIELDS, write_metrics_csv
+    from lightrnn.metrics import METRIC_FIELDS, write_metrics_csv
 
     write_metrics_csv(tmp_path / "m.csv", state.metrics)
     with open(tmp_path / "m.csv") as f:
@@ -181,7 +182,7 @@ def test_plateau_rule_decays_only_without_improvement(tiny_encoded):
     tc = TrainConfig(batch_size=4, bptt=8, epochs=3, lr=1.0, lr_decay=0.25, lr_decay_start=0, min_lr=0.1, clip=5.0,
                      log_interval=0)
     state = train(m, tiny_encoded["train"], noise, tc, TrainState(lr=tc.lr),
-                  make_optimizer(m, tc, tc.lr), log=lambda s: None)
+                  make_optimizer(m, tc, tc.lr), log=lambda s: None).state
     best = math.inf
     lr = tc.lr
     for row in state.metrics:

@@ -32,20 +32,25 @@ def test_vocab_ties_break_by_word_and_unknowns_map_to_unk(tmp_path):
 
 @dataclasses.dataclass
 class _Demo:
-    hidden_size: int = 4  # width of the thing
-    use_bias: bool = True  # whether to add a bias
-    sizes: list[int] = dataclasses.field(default_factory=lambda: [1, 2])  # cut-offs
-    name: str = "x"  # a label
+    hidden_size: int = dataclasses.field(default=4, metadata={"help": "width of the thing"})
+    use_bias: bool = dataclasses.field(default=True, metadata={"help": "whether to add a bias"})
+    sizes: list[int] = dataclasses.field(default_factory=lambda: [1, 2], metadata={"help": "cut-offs"})
+    name: str = dataclasses.field(default="x", metadata={"help": "a label", "choices": ("x", "y", "z")})
+    seed: int = 0  # no metadata: the flag's help is the field's name
 
 
 def test_dataclass_args_flags_help_and_overrides():
     parser = argparse.ArgumentParser()
     add_dataclass_args(parser, _Demo)
-    assert "width of the thing" in parser.format_help()
+    text = " ".join(parser.format_help().split())
+    assert "width of the thing (default: 4)" in text and "a label (default: x)" in text
+    assert "--seed SEED seed (default: 0)" in text
     args = parser.parse_args(["--hidden-size", "8", "--no-use-bias", "--sizes", "3,5"])
-    assert dataclass_from_args(_Demo, args) == _Demo(8, False, [3, 5], "x")
+    assert dataclass_from_args(_Demo, args) == _Demo(8, False, [3, 5], "x", 0)
     # a saved config sits under given flags, overrides above them
     args = parser.parse_args(["--name", "y"])
     assert dataclass_from_args(_Demo, args, base={"hidden_size": 2, "name": "z"}, use_bias=False) == _Demo(2, False, [1, 2], "y")
     with pytest.raises(SystemExit):
         parser.parse_args(["--sizes", "3,x"])
+    with pytest.raises(SystemExit):  # not one of the field's choices
+        parser.parse_args(["--name", "w"])

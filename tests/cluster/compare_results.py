@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-TIMING_COLUMNS = {"tokens_per_s", "elapsed_s"}
+from lightrnn.metrics import TIMING_COLUMNS as _TIMING
+
+TIMING_COLUMNS = set(_TIMING)
 IGNORED = set()  # --ignore: further CSV columns and JSON keys left out
 ATOL = [1e-5]  # --atol: for arrays (weights, losses) with --rtol > 0
 
