@@ -71,7 +71,8 @@ py::tuple solve_sparse(CArray<int64_t> indptr, CArray<int32_t> indices, CArray<d
 template <typename T>
 py::dict solve_table_t(CArray<T> Lr, CArray<T> Lc, py::object current_rows, py::object current_cols,
                        int32_t n_rows, int32_t n_cols, int32_t k, int32_t max_rounds, int32_t max_add,
-                       int32_t threads, double rel_tol, const std::string& method) {
+                       int32_t threads, double rel_tol, const std::string& method, double max_seconds,
+                       double gap_tol) {
     if (Lr.ndim() != 2 || Lc.ndim() != 2) throw py::value_error("L_r must be (V, R) and L_c (V, C)");
     if (Lr.shape(0) > std::numeric_limits<int32_t>::max()) throw py::value_error("more than 2^31 - 1 words");
     const int32_t V = static_cast<int32_t>(Lr.shape(0));
@@ -94,6 +95,8 @@ py::dict solve_table_t(CArray<T> Lr, CArray<T> Lc, py::object current_rows, py::
     opt.max_add_per_word = max_add;
     opt.threads = threads;
     opt.rel_tol = rel_tol;
+    opt.max_seconds = max_seconds;
+    opt.gap_tol = gap_tol;
     opt.method = method == "auction" ? TableMethod::Auction
                  : method == "ssp"   ? TableMethod::ShortestPath
                                      : TableMethod::Auto;
@@ -112,6 +115,7 @@ py::dict solve_table_t(CArray<T> Lr, CArray<T> Lc, py::object current_rows, py::
     d["current_objective"] = res.current_objective;
     d["lower_bound"] = res.lower_bound;
     d["certified"] = res.certified;
+    d["stopped"] = res.stopped;
     d["pricing_rounds"] = res.pricing_rounds;
     d["arcs"] = res.arcs;
     d["augmentations"] = res.augmentations;

@@ -14,11 +14,11 @@ def solve_table_f32(
     Lr: npt.NDArray[np.float32], Lc: npt.NDArray[np.float32],
     current_rows: npt.NDArray[np.int32] | None, current_cols: npt.NDArray[np.int32] | None,
     n_rows: int, n_cols: int, k: int, max_rounds: int, max_add: int, threads: int,
-    rel_tol: float, method: str,
+    rel_tol: float, method: str, max_seconds: float, gap_tol: float,
 ) -> dict: ...
 def solve_table_f64(
     Lr: npt.NDArray[np.float64], Lc: npt.NDArray[np.float64],
     current_rows: npt.NDArray[np.int32] | None, current_cols: npt.NDArray[np.int32] | None,
     n_rows: int, n_cols: int, k: int, max_rounds: int, max_add: int, threads: int,
-    rel_tol: float, method: str,
+    rel_tol: float, method: str, max_seconds: float, gap_tol: float,
 ) -> dict: ...

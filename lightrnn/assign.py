@@ -261,6 +261,7 @@ class TableSolution:
     current_objective: float  # the same for `current` (NaN when not given)
     lower_bound: float  # proven lower bound on the optimum of the FULL problem (every rounding accounted for)
     certified: bool  # objective - optimum <= max(1e-9, rel_tol) * sum of |costs| in the objective, proven
+    stopped: str  # why the rounds ended: optimal, gap_tol, max_seconds, max_rounds or no_progress
     pricing_rounds: int  # sparse solves (column-generation rounds)
     arcs: int  # word-cell pairs in the final candidate graph
     method: str  # algorithm of the first sparse solve
@@ -276,6 +277,16 @@ class TableSolution:
         d.pop("rows"), d.pop("cols")
         d["gap"] = self.gap
         return d
+
+
+def _float_arg(name: str, value: Any) -> float:
+    """A finite, non-negative float option (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    x = float(value)
+    if not (math.isfinite(x) and x >= 0):
+        raise ValueError(f"{name} must be finite and >= 0, got {value}")
+    return x
 
 
 def _current_cells(current: Any, V: int, R: int, C: int) -> tuple[np.ndarray, np.ndarray]:
@@ -329,7 +340,8 @@ def auto_candidates(V: int) -> int:
 
 def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int = 0,
                 max_rounds: int = 500, max_add_per_word: int = 8, threads: int = 0,
-                method: str = "auto", rel_tol: float = 1e-12) -> TableSolution:
+                method: str = "auto", rel_tol: float = 1e-12, max_seconds: float | None = None,
+                gap_tol: float = 0.0) -> TableSolution:
     """Exact LightRNN reallocation: the one-to-one map of V words into R x C cells that minimises
     ``sum_w L_r[w, row(w)] + L_c[w, col(w)]``.
 
@@ -346,11 +358,17 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         method: "auto", "auction" (epsilon-scaling auction then shortest paths) or "ssp".
         rel_tol: a cell prices out when it beats a word's dual u by more than
             rel_tol * (|u| + |min L_r[w]| + |min L_c[w]|) (finite, >= 0).
+        max_seconds: time budget (None = none). When it runs out, the best table found so far
+            is returned with its proven gap (``stopped == "max_seconds"``); before the first
+            round ends, that is ``current`` (or word w in cell w without it).
+        gap_tol: stop as soon as the table is proven within gap_tol times the sum of its
+            absolute cost terms (the objective, for losses) of the optimum (``stopped ==
+            "gap_tol"``). 0 (default): exact.
 
     Returns:
         TableSolution with ``rows``, ``cols`` (V,) int32 and the objective, the objective of
         ``current``, the certificate (``lower_bound``, ``gap``, ``certified``), the pricing
-        rounds and the time of each phase.
+        rounds, why they stopped (``stopped``) and the time of each phase.
 
     Never forms the V x (R*C) cost matrix: memory is O(V (k^2 + added cells)) beside the inputs.
 
@@ -365,7 +383,8 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
     Raises:
         ValueError: bad shapes, NaN or +-inf costs, overflowing costs, a ``current`` table outside
         the table, with two words in a cell or non-integer cells, options out of range
-        (k < 0, max_rounds < 1, max_add_per_word < 1, threads < 0, rel_tol not finite or < 0).
+        (k < 0, max_rounds < 1, max_add_per_word < 1, threads < 0, rel_tol, max_seconds or gap_tol
+        not finite or < 0).
         TypeError: non-numeric costs, or an option that is not an integer.
     """
     import time
@@ -383,6 +402,8 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         raise TypeError(f"rel_tol must be a number, got {type(rel_tol).__name__}") from None
     if not (math.isfinite(rel_tol) and rel_tol >= 0):
         raise ValueError(f"rel_tol must be finite and >= 0, got {rel_tol}")
+    max_seconds = _float_arg("max_seconds", 0.0 if max_seconds is None else max_seconds)
+    gap_tol = _float_arg("gap_tol", gap_tol)
     L_r, L_c = np.asarray(L_r), np.asarray(L_c)
     if L_r.ndim != 2 or L_c.ndim != 2:
         raise ValueError(f"L_r and L_c must be 2-D, got shapes {L_r.shape} and {L_c.shape}")
@@ -410,12 +431,13 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
     fn = _assign.solve_table_f32 if dtype == np.float32 else _assign.solve_table_f64
     # Costs whose table could cost more than float64 holds are refused by the core (naming the
     # entry); it checks them in the pass that picks the candidates, at no extra cost.
-    d = fn(L_r, L_c, cr, cc, R, C, k or auto_candidates(V), max_rounds, max_add_per_word, threads, rel_tol, method)
+    d = fn(L_r, L_c, cr, cc, R, C, k or auto_candidates(V), max_rounds, max_add_per_word, threads, rel_tol, method,
+           max_seconds, gap_tol)
     total = time.perf_counter() - t0
     return TableSolution(
         rows=np.asarray(d["rows"]), cols=np.asarray(d["cols"]), objective=float(d["objective"]),
         current_objective=float(d["current_objective"]), lower_bound=float(d["lower_bound"]),
-        certified=bool(d["certified"]), pricing_rounds=int(d["pricing_rounds"]), arcs=int(d["arcs"]),
+        certified=bool(d["certified"]), stopped=str(d["stopped"]), pricing_rounds=int(d["pricing_rounds"]), arcs=int(d["arcs"]),
         method=str(d["method"]), greedy_seeded=bool(d["greedy_seeded"]),
         times={"candidates": d["time_candidates"], "solve": d["time_solve"],
                "pricing": d["time_pricing"], "total": total})

@@ -442,3 +442,67 @@ def test_near_degenerate_losses_small_equal_dense_scipy(with_current):
         ref = dense_optimum(L_r, L_c)
         assert sol.certified and sol.lower_bound <= ref
         assert sol.objective == pytest.approx(ref, rel=1e-9)
+
+
+def _real_shaped(rng, V, R, C):
+    """The shape of real early-training losses: every word ranks the rows alike (count x a shared
+    marginal, tiny deviations) while its columns are its own (count x a peaked distribution)."""
+    counts = np.maximum(1.0, np.floor(1e4 / np.arange(1, V + 1)))
+    L_r = counts[:, None] * (rng.random(R)[None, :] * 2 + 1e-3 * rng.random((V, R)))
+    z = rng.normal(size=(V, C)) * 3
+    L_c = counts[:, None] * (np.log(np.exp(z).sum(1, keepdims=True)) - z)
+    return L_r, L_c
+
+
+@pytest.mark.parametrize("with_current", [False, True])
+def test_real_shaped_losses_equal_dense_scipy(with_current):
+    rng = np.random.default_rng(23)
+    for V, R, C in ((250, 16, 16), (1000, 32, 32), (1500, 39, 40)):
+        L_r, L_c = _real_shaped(rng, V, R, C)
+        current = random_table(rng, V, R, C) if with_current else None
+        sol = solve_table(L_r, L_c, current=current)
+        ref = dense_optimum(L_r, L_c)
+        assert sol.certified and sol.stopped == "optimal" and sol.lower_bound <= ref
+        assert sol.objective == pytest.approx(ref, rel=1e-9)
+
+
+def test_gap_tol_stops_early_with_a_proven_gap():
+    rng = np.random.default_rng(5)
+    L_r, L_c = _real_shaped(rng, 1500, 39, 40)
+    current = random_table(rng, 1500, 39, 40)
+    ref = dense_optimum(L_r, L_c)
+    exact = solve_table(L_r, L_c, current=current)
+    loose = solve_table(L_r, L_c, current=current, gap_tol=1e-2)
+    assert loose.stopped in ("gap_tol", "optimal")
+    assert loose.lower_bound <= ref <= loose.objective
+    assert loose.gap <= 1e-2 * loose.objective
+    assert loose.pricing_rounds <= exact.pricing_rounds
+    assert np.unique(loose.rows * 40 + loose.cols).size == 1500  # a table: one word a cell
+
+
+def test_max_seconds_returns_the_best_table_so_far_with_its_bound():
+    rng = np.random.default_rng(6)
+    L_r, L_c = _real_shaped(rng, 1500, 39, 40)
+    current = random_table(rng, 1500, 39, 40)
+    ref = dense_optimum(L_r, L_c)
+    # Out of time before the first round ends: the current table, no bound.
+    sol = solve_table(L_r, L_c, current=current, max_seconds=1e-9)
+    assert sol.stopped == "max_seconds" and not sol.certified
+    assert (sol.rows == current[:, 0]).all() and (sol.cols == current[:, 1]).all()
+    assert sol.lower_bound == -np.inf and sol.objective == sol.current_objective
+    # A generous budget changes nothing.
+    full = solve_table(L_r, L_c, current=current, max_seconds=600)
+    assert full.stopped == "optimal" and full.objective == pytest.approx(ref, rel=1e-9)
+
+
+@pytest.mark.parametrize("kwargs,err,match", [
+    (dict(max_seconds=-1.0), ValueError, "max_seconds must be finite and >= 0, got -1.0"),
+    (dict(max_seconds=float("nan")), ValueError, "max_seconds must be finite and >= 0, got nan"),
+    (dict(gap_tol=float("inf")), ValueError, "gap_tol must be finite and >= 0, got inf"),
+    (dict(gap_tol=-0.1), ValueError, "gap_tol must be finite and >= 0"),
+    (dict(gap_tol="1e-4"), TypeError, "gap_tol must be a number, got str"),
+    (dict(max_seconds=True), TypeError, "max_seconds must be a number, got bool"),
+])
+def test_bad_budget_options_are_refused(kwargs, err, match):
+    with pytest.raises(err, match=match):
+        solve_table(np.random.rand(100, 10), np.random.rand(100, 10), **kwargs)

@@ -269,11 +269,22 @@ static void lower_free_prices(const CsrGraph& g, LapState& st) {
 // reduced costs stay >= 0, the path is tight, no price goes below 0, and the other free columns
 // are untouched.  Dropping stranded columns to 0 instead frees their neighbours, whose columns
 // drop too: V = 793,471, ~580k of the words in every warm round.
-static void settle_stranded_columns(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
+int64_t settle_free_columns(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
+    // Lowering every price and every row dual by the same amount keeps every reduced cost: the
+    // least price can go to 0 at once.  (After a warm round every column may be priced well above
+    // 0; the searches below would then each lower most of the graph by about that amount.)
+    {
+        double theta = kInf;
+        for (int32_t j = 0; j < g.n_cols; ++j) theta = std::min(theta, st.p[j]);
+        if (theta > 0.0 && theta < kInf) {
+            for (double& pj : st.p) pj -= theta;
+            for (double& ui : st.u) ui -= theta;
+        }
+    }
     std::vector<int32_t> stranded;
     for (int32_t j = 0; j < g.n_cols; ++j)
         if (st.col_to_row[j] < 0 && st.p[j] > 0.0) stranded.push_back(j);
-    if (stranded.empty()) return;
+    if (stranded.empty()) return 0;
     // Transposed graph: for each column, its rows and arc costs.
     std::vector<int64_t> col_ptr(static_cast<size_t>(g.n_cols) + 1, 0);
     const int64_t n_arcs = g.indptr[g.n_rows];
@@ -358,9 +369,12 @@ static void settle_stranded_columns(const CsrGraph& g, LapState& st, const Inter
         st.p[end] = 0.0;
         if (++n_done % kCheckEvery == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
     }
+    if (std::getenv("LIGHTRNN_SOLVER_TRACE")) std::fprintf(stderr, "  settled %zu free columns\n", stranded.size());
+    return static_cast<int64_t>(stranded.size());
 }
 
-void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free) {
+void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free,
+                       bool settle) {
     check_shape(g);
     st.row_to_col.resize(g.n_rows, -1);
     st.col_to_row.resize(g.n_cols, -1);
@@ -372,7 +386,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     const bool square = g.n_rows == g.n_cols;
     for (int32_t j = 0; j < g.n_cols; ++j) {
         if (!std::isfinite(st.p[j])) st.p[j] = 0.0;
-        if (!square && (st.col_to_row[j] < 0 || st.p[j] < 0.0)) st.p[j] = 0.0;
+        if (!square && st.p[j] < 0.0) st.p[j] = 0.0;
     }
     // Row duals from the prices; unmatch rows whose matched arc is not exactly the cheapest.
     duals_from_prices(g, st);
@@ -400,7 +414,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
         if (++n_done % kCheckEvery == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
     }
     auto ts = std::chrono::steady_clock::now();
-    if (!square) settle_stranded_columns(g, st, interrupted);
+    if (!square && settle) settle_free_columns(g, st, interrupted);
     if (trace) std::fprintf(stderr, "  repair: free %lld -> %lld after ARR (%.3fs), scanned %lld, ssp %.3fs, stranded %.3fs\n", (long long)free0, (long long)free1,
                             std::chrono::duration<double>(tq - tp).count(), (long long)search.scanned_total_,
                             std::chrono::duration<double>(ts - tq).count(),

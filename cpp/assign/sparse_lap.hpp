@@ -73,16 +73,24 @@ struct LapState {
 LapState row_reduction_start(const CsrGraph& g);
 
 // Make `st` satisfy the certificate's invariants on `g` (u from the prices, non-tight matched
-// arcs unmatched; rectangular case: prices of free columns and negative prices set to 0, which
-// may unmatch more rows), then run shortest augmenting paths for every free row; rectangular
-// case: a column left free with a positive price (its row moved) is then settled by a reverse
-// search that empties the cheapest column to empty instead (see sparse_lap.cpp).  Square
+// arcs unmatched; rectangular case: negative prices set to 0), then run shortest augmenting
+// paths for every free row; rectangular case: a column left free with a positive price (its row
+// moved, or it was left so by an earlier call) is then settled by a reverse search that empties
+// the cheapest column to empty instead (see sparse_lap.cpp).  Square
 // problems keep every price but those of columns still free after the row reduction, which
 // drop to the least dual-feasible value, so a warm start after adding arcs re-searches only
 // the rows whose new arcs undercut their match.  Throws Infeasible.
 // arr_min_free: run the augmenting row reduction first only when at least this fraction of the
 // rows is free (0: always); the rest go straight to the shortest-path searches.
-void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free = 0.0);
+// settle = false (rectangular case): leave columns that end free with a positive price as they
+// are (dual feasible, matched arcs tight, but the duality gap is the sum of those prices); a
+// later call with settle = true, or settle_free_columns, closes it.
+void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free = 0.0,
+                       bool settle = true);
+
+// Rectangular case: settles every free column whose price is positive (see repair_and_finish).
+// Returns how many there were.
+int64_t settle_free_columns(const CsrGraph& g, LapState& st, const InterruptFn& interrupted);
 
 // Exact solve by shortest augmenting paths from a row-reduction start.
 LapState solve_ssp(const CsrGraph& g, const InterruptFn& interrupted);

@@ -171,8 +171,17 @@ bool certify(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C, const in
 template <typename T>
 TableResult solve_table_impl(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C,
                              const int32_t* current_rows, const int32_t* current_cols,
-                             const TableOptions& opt, const InterruptFn& interrupted) {
+                             const TableOptions& opt, const InterruptFn& user_interrupted) {
     TableResult res;
+    // The time budget rides on the interrupt checks of the sparse solves (every few thousand
+    // searches or bids) and on one check per round.
+    const double deadline = opt.max_seconds > 0.0 ? now() + opt.max_seconds : kInf;
+    bool out_of_time = false;
+    const InterruptFn interrupted = [&]() {
+        if (user_interrupted && user_interrupted()) return true;
+        out_of_time = out_of_time || now() > deadline;
+        return out_of_time;
+    };
     const int64_t n_cells = static_cast<int64_t>(R) * C;
     res.rows.assign(V, 0);
     res.cols.assign(V, 0);
@@ -668,20 +677,35 @@ TableResult solve_table_impl(const T* Lr, const T* Lc, int32_t V, int32_t R, int
         const double lb = sum.lower();
         return std::isnan(lb) ? -kInf : lb;
     };
-    // Writes the table of the current matching and decides the certificate.
-    auto certified_now = [&]() {
+    // The best table found so far (the latest of equal cost) and the best proven bound: every
+    // round's bound holds for the full problem, whatever the round's table.
+    std::vector<int32_t> round_rows(V), round_cols(V);
+    double best_objective = kInf, best_bound = -kInf;
+    const double exact_tol = std::max(kCertRelTol, opt.rel_tol);
+    auto record_round = [&](double bound) {
         for (int64_t w = 0; w < V; ++w) {
             const int32_t cell = st.row_to_col[w];
-            res.rows[w] = cell / C;
-            res.cols[w] = cell % C;
+            round_rows[w] = cell / C;
+            round_cols[w] = cell % C;
         }
-        res.certified = certify(Lr, Lc, V, R, C, res.rows.data(), res.cols.data(), res.lower_bound,
-                                std::max(kCertRelTol, opt.rel_tol));
-        return res.certified;
+        const double obj = table_cost(Lr, Lc, V, R, C, round_rows.data(), round_cols.data());
+        if (obj <= best_objective) {
+            best_objective = obj;
+            res.rows = round_rows;
+            res.cols = round_cols;
+        }
+        best_bound = std::max(best_bound, bound);
+    };
+    auto within = [&](double tol) {
+        return best_objective < kInf && certify(Lr, Lc, V, R, C, res.rows.data(), res.cols.data(), best_bound, tol);
     };
 
     bool first = true, restarted = false, restart = false;
-    int64_t last_added = -1;
+    // Warm rounds leave columns that end free with a positive price unsettled (the reverse
+    // searches that settle them cost most of a warm round, and the next round's pricing does not
+    // need them settled); the round after pricing adds nothing settles them, then prices again.
+    bool settle_next = false;
+    try {
     for (int32_t round = 0; round < opt.max_rounds; ++round) {
         if (interrupted && interrupted()) throw Interrupted("interrupted");
         // 2. Exact sparse solve (warm after the first round).
@@ -742,8 +766,9 @@ TableResult solve_table_impl(const T* Lr, const T* Lc, int32_t V, int32_t R, int
             // prices of candidate cells over the others and needed 3-10x more pricing rounds.)
             // Row reduction only when >= 25% of the words are free (see repair_and_finish):
             // synthetic V = 262,144 36.5 -> ~31 s, real PTB warm rounds unchanged.
-            repair_and_finish(words_view, st, interrupted, 0.25);
+            repair_and_finish(words_view, st, interrupted, 0.25, settle_next);
         }
+        settle_next = false;
         res.time_solve += now() - t1 - (res.time_pricing - pricing_before);
         ++res.pricing_rounds;
         if (trace) std::fprintf(stderr, "round %d solve %.3fs arcs %lld aug %lld bids %lld\n", round, now() - t1,
@@ -755,22 +780,53 @@ TableResult solve_table_impl(const T* Lr, const T* Lc, int32_t V, int32_t R, int
         if (trace) std::fprintf(stderr, "  pricing %.3fs added %lld\n", now() - t2, (long long)n_added);
         // Certificate: sum of the per-word minima minus the sum of prices, with every rounding
         // accounted for (see table_lower_bound): it is never above the optimum.
-        res.lower_bound = table_lower_bound();
-        last_added = n_added;
+        const double bound = table_lower_bound();
+        record_round(bound);
+        if (trace)
+            std::fprintf(stderr, "  objective %.10g bound %.10g best %.10g / %.10g\n", table_cost(Lr, Lc, V, R, C, round_rows.data(), round_cols.data()),
+                         bound, best_objective, best_bound);
         if (n_added == 0) {
-            if (certified_now()) break;
+            bool unsettled = false;
+            for (int32_t c = 0; c < n_rows && !unsettled; ++c) unsettled = st.col_to_row[c] < 0 && st.p[c] > 0.0;
+            if (unsettled) {
+                settle_next = true;
+                continue;
+            }
+            if (within(exact_tol)) {
+                res.stopped = "optimal";
+                break;
+            }
             // Pricing found nothing to add, yet the bound is not within the tolerance: the
             // prices are too coarse for these costs (an auction scaled by outlying costs).
             // Start once more from shortest paths, whose prices stay at the scale of the
             // paths actually taken.
-            if (restarted) break;
+            if (restarted) {
+                res.stopped = "no_progress";
+                break;
+            }
             restarted = true;
             restart = true;
             std::fill(u_clean.begin(), u_clean.end(), kInf);
-            if (trace) std::fprintf(stderr, "  bound %.17g not within tolerance: restart from shortest paths\n", res.lower_bound);
+            if (trace) std::fprintf(stderr, "  bound %.17g not within tolerance: restart from shortest paths\n", bound);
+        } else if (opt.gap_tol > 0.0 && within(std::max(exact_tol, opt.gap_tol))) {
+            res.stopped = within(exact_tol) ? "optimal" : "gap_tol";
+            break;
         }
     }
-    if (last_added != 0) certified_now();
+    } catch (const Interrupted&) {
+        if (!out_of_time) throw;
+        res.stopped = "max_seconds";
+    }
+    if (res.stopped.empty()) res.stopped = "max_rounds";
+    if (best_objective == kInf) {
+        // Out of time before the first round ended: the current table (or the fallback cells).
+        for (int64_t w = 0; w < V; ++w) {
+            res.rows[w] = fallback_cell(w) / C;
+            res.cols[w] = fallback_cell(w) % C;
+        }
+    }
+    res.lower_bound = best_bound;
+    res.certified = within(exact_tol);
     res.objective = table_cost(Lr, Lc, V, R, C, res.rows.data(), res.cols.data());
     res.arcs = static_cast<int64_t>(g.indices.size());
     res.augmentations = st.augmentations;
@@ -794,6 +850,10 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     if (opt.k < 0) throw std::invalid_argument("k must be >= 0, got " + std::to_string(opt.k));
     if (opt.max_add_per_word < 1)
         throw std::invalid_argument("max_add_per_word must be >= 1, got " + std::to_string(opt.max_add_per_word));
+    if (!(opt.max_seconds >= 0.0) || !std::isfinite(opt.max_seconds))
+        throw std::invalid_argument("max_seconds must be finite and >= 0, got " + std::to_string(opt.max_seconds));
+    if (!(opt.gap_tol >= 0.0) || !std::isfinite(opt.gap_tol))
+        throw std::invalid_argument("gap_tol must be finite and >= 0, got " + std::to_string(opt.gap_tol));
     if (!(opt.rel_tol >= 0.0) || !std::isfinite(opt.rel_tol))
         throw std::invalid_argument("rel_tol must be finite and >= 0, got " + std::to_string(opt.rel_tol));
     if ((current_rows == nullptr) != (current_cols == nullptr))

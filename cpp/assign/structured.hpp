@@ -62,6 +62,10 @@ struct TableOptions {
                                       // 7 139 s; real PTB losses: no gain, within noise)
     double rel_tol = 1e-12;        // a cell prices out if it beats u_w by more than
                                    // rel_tol * (|u_w| + |min Lr[w]| + |min Lc[w]|); finite, >= 0
+    double max_seconds = 0.0;      // time budget (0 = none): then the best table found so far
+                                   // is returned with its proven gap (finite, >= 0)
+    double gap_tol = 0.0;          // stop once the proven gap is within gap_tol * |objective|
+                                   // (0 = exact; finite, >= 0)
     TableMethod method = TableMethod::Auto;
     bool greedy_seed = true;       // seed the candidates with a greedy table when they crowd few cells
 };
@@ -72,6 +76,7 @@ struct TableResult {
     double current_objective = 0.0;   // same for `current` (NaN when not given)
     double lower_bound = 0.0;         // proven lower bound on the optimum of the FULL problem
     bool certified = false;           // proven within max(1e-9, rel_tol) * sum |cost terms| of the optimum
+    std::string stopped;              // "optimal", "gap_tol", "max_seconds" or "max_rounds"
     int32_t pricing_rounds = 0;
     int64_t arcs = 0;                 // arcs in the final candidate graph
     int64_t augmentations = 0;
@@ -82,7 +87,7 @@ struct TableResult {
 };
 
 // Throws std::invalid_argument for bad sizes or options (max_rounds < 1, threads < 0, k < 0,
-// max_add_per_word < 1, rel_tol not finite or < 0), a current table outside the table or with two
+// max_add_per_word < 1, rel_tol, max_seconds or gap_tol not finite or < 0), a current table outside the table or with two
 // words in a cell, non-finite costs, or costs whose table could cost more than float64 holds;
 // Infeasible when V > R * C.
 template <typename T>
