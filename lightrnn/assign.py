@@ -276,6 +276,9 @@ class TableSolution:
         d = dataclasses.asdict(self)
         d.pop("rows"), d.pop("cols")
         d["gap"] = self.gap
+        for key in ("lower_bound", "gap"):  # no bound yet (out of time): null in JSON, not -Infinity
+            if not math.isfinite(d[key]):
+                d[key] = None
         return d
 
 

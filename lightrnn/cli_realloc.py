@@ -32,6 +32,12 @@ def register(sub) -> None:
     p.add_argument("--candidates", type=int, default=0,
                    help="solver: candidate rows/cols per word; 0 = automatic, 4 below 65,536 words, else 5 (default: 0)")
     p.add_argument("--method", choices=("auto", "auction", "ssp"), default="auto", help="solver algorithm")
+    p.add_argument("--max-seconds", type=float, default=0.0,
+                   help="solver time budget (0 = none: exact); when it runs out, the best table found is "
+                        "written and the report gives its proven gap (default: 0)")
+    p.add_argument("--gap-tol", type=float, default=0.0,
+                   help="solver: stop once the table is proven within this fraction of the optimum "
+                        "(0 = exact; default: 0)")
     p.add_argument("--device", default="auto", choices=DEVICES, metavar="DEVICE",
                    help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--num-threads", type=int, default=0,
@@ -58,6 +64,9 @@ def run_realloc(args) -> int:
 
     if args.num_threads < 0:
         raise UserError(f"--num-threads must be >= 0, got {args.num_threads}")
+    for flag, value in (("--max-seconds", args.max_seconds), ("--gap-tol", args.gap_tol)):
+        if not (value >= 0 and value < float("inf")):
+            raise UserError(f"{flag} must be finite and >= 0, got {value}")
     if args.candidates < 0:
         raise UserError(f"--candidates must be >= 0 (0 = automatic), got {args.candidates}")
     for flag, value in (("--batch-size", args.batch_size), ("--bptt", args.bptt)):
@@ -96,7 +105,8 @@ def run_realloc(args) -> int:
         atomic_save_npz(args.losses, L_r=losses["L_r"], L_c=losses["L_c"], tokens=losses["tokens"])
     table, report = reallocate(model, tokens, args.batch_size, args.bptt, device, k=args.candidates,
                                method=args.method, losses=losses, rescore=args.rescore,
-                               threads=args.num_threads)
+                               threads=args.num_threads, max_seconds=args.max_seconds or None,
+                               gap_tol=args.gap_tol)
     report["checkpoint"] = str(args.checkpoint)
     report["round"] = int(ckpt["round"])
     table.save(args.out_table)

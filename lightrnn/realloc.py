@@ -97,11 +97,13 @@ def predicted_nll(L_r: np.ndarray, L_c: np.ndarray, table: WordTable) -> float:
 def reallocate(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
                device: torch.device | str | None = None, k: int = 0, method: str = "auto",
                losses: dict[str, Any] | None = None, rescore: bool = False,
-               threads: int = 0) -> tuple[WordTable, dict[str, Any]]:
+               threads: int = 0, max_seconds: float | None = None,
+               gap_tol: float = 0.0) -> tuple[WordTable, dict[str, Any]]:
     """Accumulate the loss matrices (unless given) and solve for the new table.
 
     Returns (new_table, report); the report holds the objective of the old and the new table
-    (total and per token), words moved, the solver's certificate and times, and the pass time.
+    (total and per token), words moved, the solver's certificate (gap, why it stopped) and times,
+    and the pass time. ``max_seconds`` and ``gap_tol`` go to the solver (default: exact).
     With ``rescore`` a second eval pass scores ``tokens`` with the new table installed (weights
     unchanged, masked softmax) and reports that actual NLL next to the predicted one: the
     separable objective ignores that moving a word changes the states that later words see, so
@@ -112,7 +114,8 @@ def reallocate(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
     from lightrnn.assign import solve_table
 
     old = model.table
-    sol = solve_table(losses["L_r"], losses["L_c"], current=old, k=k, method=method, threads=threads)
+    sol = solve_table(losses["L_r"], losses["L_c"], current=old, k=k, method=method, threads=threads,
+                      max_seconds=max_seconds, gap_tol=gap_tol)
     new = WordTable(sol.rows, sol.cols, old.n_rows, old.n_cols)
     n = max(1, losses["tokens"])
     report = {

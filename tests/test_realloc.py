@@ -240,6 +240,33 @@ def test_errors(tiny_encoded, tmp_path, capsys):
                  "--out-table", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json"), "--candidates", "-2"]) == 2
     assert "--candidates must be >= 0 (0 = automatic), got -2" in capsys.readouterr().err
     assert not (tmp_path / "t.npz").exists()
+    for flag, value in (("--max-seconds", "-1"), ("--gap-tol", "nan"), ("--gap-tol", "inf")):
+        assert main(["realloc", "--checkpoint", str(tmp_path / "lightrnn.pt"), "--train", str(tiny_encoded["train_path"]),
+                     "--out-table", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json"), flag, value]) == 2
+        assert f"{flag} must be finite and >= 0, got {float(value)}" in capsys.readouterr().err
+        assert not (tmp_path / "t.npz").exists()
+
+
+def test_solver_budget_flags_reach_the_report(tiny_encoded, tmp_path):
+    """--gap-tol and --max-seconds go to the solver; the report says its gap and why it stopped."""
+    V = len(tiny_encoded["vocab"])
+    model = make_model(V, WordTable.random(V, 0))
+    ck.save(tmp_path / "m.pt", ck.make_checkpoint(model, None, TrainConfig().to_dict(), {}))
+    base = ["realloc", "--checkpoint", str(tmp_path / "m.pt"), "--train", str(tiny_encoded["train_path"]),
+            "--out-table", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json"), "--batch-size", "4",
+            "--num-threads", "1"]
+    assert main(base) == 0
+    exact = json.loads((tmp_path / "r.json").read_text())["solver"]
+    assert exact["stopped"] == "optimal" and exact["certified"] and exact["gap"] >= 0
+    assert main(base + ["--max-seconds", "1e-9"]) == 0  # out of time at once: the current table
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["solver"]["stopped"] == "max_seconds" and rep["words_moved"] == 0
+    assert rep["solver"]["lower_bound"] is None and rep["solver"]["gap"] is None  # strict JSON
+    assert "Infinity" not in (tmp_path / "r.json").read_text()
+    assert WordTable.load(tmp_path / "t.npz") == model.table
+    assert main(base + ["--gap-tol", "0.5"]) == 0
+    loose = json.loads((tmp_path / "r.json").read_text())["solver"]
+    assert loose["stopped"] in ("gap_tol", "optimal") and loose["gap"] <= 0.5 * loose["objective"]
 
 
 def _train_cli(enc, out, *extra):

@@ -10,5 +10,6 @@ p = json.loads(sm.params.realloc)
 run_cli(sm, ["realloc", "--checkpoint", sm.input.checkpoint, "--train", sm.input.train,
              "--out-table", sm.output.table, "--report", sm.output.report, "--losses", sm.output.losses,
              "--batch-size", p["batch_size"], "--bptt", p["bptt"], "--candidates", p["candidates"],
-             "--method", p["method"], "--device", p["device"], "--num-threads", sm.threads],
+             "--method", p["method"], "--max-seconds", p["max_seconds"], "--gap-tol", p["gap_tol"],
+             "--device", p["device"], "--num-threads", sm.threads],
         nproc=int(sm.config["resources"].get("nproc", 1)))
