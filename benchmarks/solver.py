@@ -26,7 +26,10 @@ above --dense-limit-gb.
 by 10-20% from run to run; the peak memory is that of the whole series).
 
 Real problems: `--losses results/realloc/losses_1.npz` (written by `lightrnn realloc --losses`, and
-by the workflow) times the same solvers on the loss matrices of a trained model instead.
+by the workflow) times the same solvers on the loss matrices of a trained model instead, and
+`--losses-set benchmarks/out/real` on every problem of the set that `benchmarks/real_matrices.py`
+builds (each warm-started from the table its losses were computed with, as the workflow does).
+`--gap-tol` and `--max-seconds` pass the solver's budget options to ours.
 """
 from __future__ import annotations
 
@@ -153,7 +156,8 @@ def losses_vocab_size(path: str) -> int:
 
 
 def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losses: str | None = None,
-           current: str | None = None, repeat: int = 1, kind: str = "peaked", deviation: float = 0.05) -> dict:
+           current: str | None = None, repeat: int = 1, kind: str = "peaked", deviation: float = 0.05,
+           budget: dict | None = None) -> dict:
     """Builds the problem, runs one solver `repeat` times, returns its figures (median time; run in
     a subprocess)."""
     if losses:
@@ -184,7 +188,7 @@ def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losse
     times = []
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
-        rows, cols = solve_once(name, L_r, L_c, R, C, V, threads, k, cur, prep, res)
+        rows, cols = solve_once(name, L_r, L_c, R, C, V, threads, k, cur, prep, res, budget or {})
         times.append(time.perf_counter() - t0)
     res["time"] = float(np.median(times))
     res["times"] = [round(t, 4) for t in times]
@@ -197,15 +201,16 @@ def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losse
 
 
 def solve_once(name: str, L_r: np.ndarray, L_c: np.ndarray, R: int, C: int, V: int, threads: int, k: int,
-               current, prep, res: dict) -> tuple[np.ndarray, np.ndarray]:
+               current, prep, res: dict, budget: dict) -> tuple[np.ndarray, np.ndarray]:
     """One solve by `name` (ours warm-started from the WordTable `current`, if any); returns each
     word's (row, col) and adds ours' figures to `res`."""
     if name == "ours":
         from lightrnn.assign import solve_table
 
-        sol = solve_table(L_r, L_c, current=current, threads=threads, k=k)
+        sol = solve_table(L_r, L_c, current=current, threads=threads, k=k, **budget)
         rows, cols = sol.rows, sol.cols
-        res.update(certified=sol.certified, lower_bound=sol.lower_bound, rounds=sol.pricing_rounds,
+        res.update(certified=sol.certified, stopped=sol.stopped, rounds=sol.pricing_rounds,
+                   lower_bound=sol.lower_bound if np.isfinite(sol.lower_bound) else None,
                    arcs=sol.arcs, method=sol.method, phases={k2: round(v, 3) for k2, v in sol.times.items()})
     elif name in DENSE:
         full = dense_matrix(L_r, L_c)  # building the matrix is part of a dense peer's cost
@@ -240,6 +245,7 @@ def run_one(name: str, V: int, args) -> dict:
         cmd += ["--losses", args.losses]
     if args.current:
         cmd += ["--current", args.current]
+    cmd += ["--gap-tol", str(args.gap_tol), "--max-seconds", str(args.max_seconds)]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:  # one slow solver must not lose the other rows
@@ -277,14 +283,23 @@ def main() -> None:
     ap.add_argument("--losses", help="time the loss matrices in this .npz (lightrnn realloc --losses) instead of synthetic ones")
     ap.add_argument("--current", help="with --losses: warm-start ours from this table (.npz), the table the losses "
                                       "were computed with, as `lightrnn realloc` does")
+    ap.add_argument("--losses-set", help="time every problem directory (losses.npz + table.npz) under this folder "
+                                         "(benchmarks/real_matrices.py); --only-problems picks some")
+    ap.add_argument("--only-problems", help="with --losses-set: comma-separated problem names")
+    ap.add_argument("--gap-tol", type=float, default=0.0, help="ours: stop at this proven relative gap (0 = exact)")
+    ap.add_argument("--max-seconds", type=float, default=0.0, help="ours: time budget (0 = none)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.losses:
         sizes = [losses_vocab_size(args.losses)]
     if args.worker:
+        budget = {"gap_tol": args.gap_tol, "max_seconds": args.max_seconds or None}
         print(json.dumps(worker(args.worker, sizes[0], args.seed, args.dtype, args.threads, args.k, args.losses,
-                                args.current, args.repeat, args.kind, args.deviation)))
+                                args.current, args.repeat, args.kind, args.deviation, budget)))
+        return
+    if args.losses_set:
+        run_set(args)
         return
     solvers = [s for s in args.solvers.split(",") if s]
     bad = [s for s in solvers if s not in SOLVERS]
@@ -310,6 +325,40 @@ def main() -> None:
         atomic_write_json(args.json, results)
 
 
+def run_set(args) -> None:
+    """Every problem of a real-matrix set, each solver in its own subprocess, one line each."""
+    from pathlib import Path
+
+    dirs = sorted(d for d in Path(args.losses_set).iterdir() if (d / "losses.npz").exists() and (d / "table.npz").exists())
+    if args.only_problems:
+        keep = set(args.only_problems.split(","))
+        dirs = [d for d in dirs if d.name in keep]
+    if not dirs:
+        sys.exit(f"{args.losses_set}: no problem directories (run benchmarks/real_matrices.py)")
+    results = []
+    print(f"{'problem':>15} {'V':>9} {'solver':>7} {'time s':>9} {'peak MB':>9} {'objective':>20} {'vs ours':>8}  notes",
+          flush=True)
+    for d in dirs:
+        args.losses, args.current = str(d / "losses.npz"), str(d / "table.npz")
+        V = losses_vocab_size(args.losses)
+        ours = None
+        for name in [s for s in args.solvers.split(",") if s]:
+            if name in DENSE and V * V * 8 > args.dense_limit_gb * 2**30:
+                r = {"solver": name, "V": V, "skipped": f"dense matrix over --dense-limit-gb {args.dense_limit_gb}"}
+            else:
+                r = run_one(name, V, args)
+            r["problem"] = d.name
+            results.append(r)
+            if name == "ours" and "time" in r:
+                ours = r
+            print(f"{d.name:>15} " + format_row(r, ours), flush=True)
+    if args.json:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from lightrnn.atomic import atomic_write_json
+
+        atomic_write_json(args.json, results)
+
+
 def format_row(r: dict, ours: dict | None) -> str:
     head = f"{r['V']:>9} {r['solver']:>7}"
     if "skipped" in r:
@@ -321,8 +370,9 @@ def format_row(r: dict, ours: dict | None) -> str:
     if len(r.get("times", [])) > 1:
         notes += f"median of {len(r['times'])} ({min(r['times']):.3f}-{max(r['times']):.3f} s) "
     if r["solver"] == "ours":
-        gap = r["objective"] - r["lower_bound"]
-        notes += (f"certified={r['certified']} bound={r['lower_bound']:.10g} gap={gap:.3g} "
+        lb = r["lower_bound"]
+        gap = "none" if lb is None else f"{(r['objective'] - lb) / max(abs(r['objective']), 1e-300):.2e}"
+        notes += (f"certified={r['certified']} stopped={r.get('stopped')} rel.gap={gap} "
                   f"rounds={r['rounds']} arcs={r['arcs']} {r['method']} {r['phases']} {r['dtype']}")
     elif ours is not None:
         rel = (r["objective"] - ours["objective"]) / max(abs(ours["objective"]), 1e-300)

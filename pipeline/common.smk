@@ -36,7 +36,7 @@ CODE_DATA = source_hash("vocab.py", "corpus.py", "table.py", "cli_data.py")
 CODE_MODEL = source_hash("config.py", "model.py", "baselines.py", "slim.py", "factory.py", "table.py",
                          "data.py", "train.py", "rounds.py", "distributed.py", "checkpoint.py", "metrics.py",
                          "cli_train.py", "cli_args.py", "corpus.py", "vocab.py")
-CODE_REALLOC = source_hash("realloc.py", "assign.py", "cli_realloc.py", "assign/*.cpp", "assign/*.hpp",
+CODE_REALLOC = source_hash("realloc.py", "assign.py", "assign_scipy.py", "cli_realloc.py", "assign/*.cpp", "assign/*.hpp",
                            "bindings.cpp")
 CODE_REPORT = source_hash("report.py", "metrics.py", "viz.py")
 
