@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from lightrnn.cli_args import output_flags
 from lightrnn.config import DEVICES
@@ -96,8 +97,11 @@ def run_realloc(args) -> int:
         per_rank = f" per process ({ctx.world} processes)" if ctx.enabled else ""
         raise UserError(f"--train {args.train}: {len(own)} tokens{per_rank} are too few for --batch-size "
                         f"{args.batch_size} (need at least {2 * args.batch_size})")
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     losses = accumulate_losses(model, own, args.batch_size, args.bptt, device,
-                               reduce_fn=all_reduce_sum if ctx.enabled else None)
+                               reduce_fn=all_reduce_sum if ctx.enabled else None, log=log if ctx.is_main else None)
     if not ctx.is_main:
         ctx.barrier()  # rank 0 solves and writes the table; the others wait until it is complete
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 from pathlib import Path
@@ -166,7 +167,8 @@ def run_train(args) -> int:
     if ctx.enabled and device.type == "cuda":
         device = torch.device("cuda", ctx.local_rank)
     train_tokens = shard(train_tokens, ctx, train_cfg.batch_size)
-    log = print if ctx.is_main else (lambda *a, **k: None)
+    # Flushed line by line: a job's log shows each line as it is written, not when the job ends.
+    log = functools.partial(print, flush=True) if ctx.is_main else (lambda *a, **k: None)
     for name, path, toks, streams in (("--train", args.train, train_tokens, train_cfg.batch_size),
                                       ("--valid", args.valid, valid_tokens, train_cfg.eval_batch_size)):
         if toks is not None and len(toks) < 2 * streams:

@@ -5,13 +5,52 @@ read it through these functions), and the device they run on.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+import sys
+import time
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["batchify", "bptt_chunks", "bptt_starts", "epoch_batches", "evaluate", "resolve_device"]
+__all__ = ["batchify", "bptt_chunks", "bptt_starts", "epoch_batches", "evaluate", "resolve_device",
+           "progress_bar", "PassProgress"]
+
+
+def progress_bar(total: int, initial: int = 0, unit: str = "batch"):
+    """A tqdm bar on a terminal (stderr a TTY, tqdm installed: the `progress` extra), else None."""
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, unit=unit, leave=False)
+
+
+class PassProgress:
+    """Progress of a long pass over a split: a bar on a terminal, and a log line at every tenth of
+    the pass (tokens done, tokens/s, seconds left), so that a job's log shows it as it goes."""
+
+    def __init__(self, name: str, total_tokens: int, log: Callable[[str], None] | None):
+        self.name, self.total, self.log = name, max(1, total_tokens), log
+        self.done, self.next_tenth, self.t0 = 0, 1, time.perf_counter()
+        self.bar = progress_bar(total_tokens, unit="tok")
+
+    def update(self, tokens: int) -> None:
+        self.done += tokens
+        if self.bar is not None:
+            self.bar.update(tokens)
+        if self.log is not None and self.done * 10 >= self.next_tenth * self.total:
+            self.next_tenth = self.done * 10 // self.total + 1
+            seconds = time.perf_counter() - self.t0
+            rate = self.done / max(seconds, 1e-9)
+            self.log(f"| {self.name} | {100 * self.done / self.total:3.0f}% | {self.done}/{self.total} tokens "
+                     f"| tok/s {rate:8.0f} | {seconds:6.0f} s, about {(self.total - self.done) / rate:.0f} s left")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def resolve_device(name: str) -> torch.device:

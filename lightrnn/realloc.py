@@ -22,21 +22,22 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from lightrnn.table import WordTable
-from lightrnn.data import batchify, bptt_chunks
+from lightrnn.data import PassProgress, batchify, bptt_chunks
 
 __all__ = ["accumulate_losses", "reallocate", "predicted_nll"]
 
 
 @torch.no_grad()
 def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
-                      device: torch.device | str | None = None, reduce_fn=None) -> dict[str, Any]:
+                      device: torch.device | str | None = None, reduce_fn=None,
+                      log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """One eval-mode pass: the loss matrices of every word over every row and column.
 
     Args:
@@ -44,6 +45,7 @@ def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int
         tokens: (N,) int ids of the training split.
         reduce_fn: optional callable applied to each accumulator tensor before it is returned
             (distributed runs all-reduce the sums across ranks here).
+        log: called with a progress line at every tenth of the pass (a bar shows on a terminal).
     Returns:
         {"L_r": (V, R) float64, "L_c": (V, C) float64, "tokens": targets scored,
          "nll_sum": masked NLL of the current table (nats), "seconds": pass time}
@@ -67,6 +69,7 @@ def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int
         raise ValueError(f"{len(tokens)} tokens are too few for a reallocation pass with {batch_size} "
                          f"streams (need at least {2 * batch_size})")
     hidden = model.init_hidden(batch_size)
+    progress = PassProgress("loss pass", (data.size(0) - 1) * batch_size, log)
     for x, y in bptt_chunks(data, bptt):  # (T, B) each
         row_logits, col_logits, hidden = model.component_logits(x, y, hidden)  # (T,B,R), (T,B,C)
         target = y.reshape(-1)  # (T*B,)
@@ -80,6 +83,8 @@ def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int
         lp_c = F.log_softmax(col_logits + head.cell_mask[rows], dim=-1).gather(1, cols[:, None])
         nll -= (lp_r + lp_c).double().sum()
         count += target.numel()
+        progress.update(target.numel())
+    progress.close()
     if reduce_fn is not None:
         L_r, L_c, nll = reduce_fn(L_r), reduce_fn(L_c), reduce_fn(nll)
         count = int(reduce_fn(torch.tensor(float(count), dtype=torch.float64, device=device)).item())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from lightrnn.config import TrainConfig
-from lightrnn.data import batchify, bptt_chunks, bptt_starts, epoch_batches, evaluate, resolve_device
+from lightrnn.data import batchify, bptt_chunks, bptt_starts, epoch_batches, evaluate, progress_bar, resolve_device
 from torch import Tensor, nn
 
 __all__ = ["TrainConfig", "TrainState", "TrainResult", "batchify", "evaluate", "train", "resolve_device",
@@ -98,16 +97,6 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         g["lr"] = lr
 
 
-def _progress(total: int, initial: int):
-    if not sys.stderr.isatty():
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, unit="batch", leave=False)
-
-
 @dataclass
 class TrainResult:
     """What :func:`train` hands back to its caller (and, through the checkpoint, to the next round)."""
@@ -151,7 +140,7 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
                 state.epoch_loss_sum, state.epoch_tokens, state.epoch_time = 0.0, 0, 0.0
             hidden = core.init_hidden(cfg.batch_size)
         stop = min(n_batches, end - state.epoch * n_batches)  # this epoch's last batch in this round
-        bar = _progress(n_batches, state.batch)
+        bar = progress_bar(n_batches, state.batch)
         log_loss, log_tokens, log_t0 = 0.0, 0, time.perf_counter()
         t_epoch0 = time.perf_counter() - state.epoch_time
         chunks = bptt_chunks(data, cfg.bptt, first=state.batch)

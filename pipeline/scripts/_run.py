@@ -25,7 +25,9 @@ def logged(snakemake):
     """Run the body with stdout and stderr in the rule's log; on an error, end the log and the
     job with one line naming it."""
     log_path = snakemake.log[0]
-    with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    # Line-buffered: each line reaches the log file as it is written, so a running job's log
+    # shows its progress (a block-buffered file showed nothing until 8 KiB had gathered).
+    with open(log_path, "w", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         try:
             yield log
         except SystemExit:
