@@ -150,8 +150,9 @@ void augmenting_row_reduction(const CsrGraph& g, LapState& st) {
     std::vector<int32_t> free_rows;
     for (int32_t i = g.n_rows - 1; i >= 0; --i)
         if (st.row_to_col[i] < 0) free_rows.push_back(i);
-    // Bids are cheap next to a shortest-path search from a warm start (synthetic V = 65,536:
-    // 256 bids per free row instead of 64, 4.0 -> 3.8 s; real PTB losses: no change).
+    // Bids are cheap next to a shortest-path search from a warm start: a budget of 256 bids per
+    // free row was measured a little faster than 64 on synthetic losses, the same on real ones
+    // (docs/NOTES.md, "Row reduction").
     int64_t budget = 256 * static_cast<int64_t>(free_rows.size()) + 16;
     std::vector<int32_t> left;
     while (!free_rows.empty() && budget-- > 0) {
@@ -219,9 +220,11 @@ LapState row_reduction_start(const CsrGraph& g) {
     return st;
 }
 
+namespace {
+
 // u_i = min over row i's arcs of (c + p); a row whose matched arc is not exactly that minimum
 // is unmatched.  Returns the number of rows unmatched.  Throws Infeasible for a row without arcs.
-static int64_t duals_from_prices(const CsrGraph& g, LapState& st) {
+int64_t duals_from_prices(const CsrGraph& g, LapState& st) {
     int64_t unmatched = 0;
     for (int32_t i = 0; i < g.n_rows; ++i) {
         double best = kInf;
@@ -244,10 +247,10 @@ static int64_t duals_from_prices(const CsrGraph& g, LapState& st) {
 }
 
 // Square problems only.  A freed column keeps the price its last owner paid, which puts it
-// beyond most of the graph for every search (a warm start after adding arcs measured 2x slower
-// without this); lower it to the least price that keeps every reduced cost >= 0.  A square
-// problem ends with every column matched, so no price needs to be 0.
-static void lower_free_prices(const CsrGraph& g, LapState& st) {
+// beyond most of the graph for every search (a warm start after adding arcs is about twice as
+// slow without this; docs/NOTES.md, "Row reduction"); lower it to the least price that keeps every
+// reduced cost >= 0.  A square problem ends with every column matched, so no price needs to be 0.
+void lower_free_prices(const CsrGraph& g, LapState& st) {
     std::vector<double> lo(g.n_cols, -kInf);
     for (int32_t i = 0; i < g.n_rows; ++i)
         for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
@@ -257,6 +260,111 @@ static void lower_free_prices(const CsrGraph& g, LapState& st) {
     for (int32_t j = 0; j < g.n_cols; ++j)
         if (st.col_to_row[j] < 0 && lo[j] > -kInf && lo[j] < st.p[j]) st.p[j] = lo[j];
 }
+
+// One reverse shortest-path search per stranded column, over the transposed graph (see
+// settle_free_columns).
+class ReverseSearch {
+public:
+    explicit ReverseSearch(const CsrGraph& g)
+        : col_ptr_(static_cast<size_t>(g.n_cols) + 1, 0), delta_(g.n_cols, kInf), pred_(g.n_cols, -1),
+          mover_(g.n_cols, -1), done_(g.n_cols, 0) {
+        // Transposed graph: for each column, its rows and arc costs.
+        const int64_t n_arcs = g.indptr[g.n_rows];
+        for (int64_t a = 0; a < n_arcs; ++a) ++col_ptr_[g.indices[a] + 1];
+        for (int32_t j = 0; j < g.n_cols; ++j) col_ptr_[j + 1] += col_ptr_[j];
+        arc_row_.resize(n_arcs);
+        arc_cost_.resize(n_arcs);
+        std::vector<int64_t> fill(col_ptr_.begin(), col_ptr_.end() - 1);
+        for (int32_t i = 0; i < g.n_rows; ++i)
+            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+                const int64_t slot = fill[g.indices[a]]++;
+                arc_row_[slot] = i;
+                arc_cost_[slot] = g.cost[a];
+            }
+    }
+
+    // Settles free column `root`: the cheapest column to empty instead is emptied at price 0.
+    void settle(int32_t root, LapState& st) {
+        for (int32_t k : touched_) {
+            delta_[k] = kInf;
+            pred_[k] = mover_[k] = -1;
+            done_[k] = 0;
+        }
+        touched_.clear();
+        popped_.clear();
+        double best = st.p[root];
+        const int32_t end = search(root, st, best);
+        // Duals: reached columns (and their rows) lower by best - delta.
+        for (int32_t k : popped_) {
+            const double drop = best - delta_[k];
+            st.p[k] = std::max(0.0, st.p[k] - drop);
+            const int32_t owner = st.col_to_row[k];
+            if (owner >= 0) st.u[owner] -= drop;
+        }
+        // Rows on the path move one column towards the root; `end` is emptied.
+        if (end != root) {
+            st.col_to_row[end] = -1;
+            int32_t k = end;
+            while (k != root) {
+                const int32_t i = mover_[k], t = pred_[k];
+                st.row_to_col[i] = t;
+                st.col_to_row[t] = i;
+                k = t;
+            }
+        }
+        st.p[end] = 0.0;
+    }
+
+private:
+    // Dijkstra from `root` until no reached column can be emptied for less than `best` (on entry
+    // the root's own price); returns the column to empty, `best` its cost.
+    int32_t search(int32_t root, const LapState& st, double& best) {
+        using Item = std::pair<double, int32_t>;  // (label, column), smallest first, then lowest column
+        std::priority_queue<Item, std::vector<Item>, std::greater<Item>> heap;
+        delta_[root] = 0.0;
+        touched_.push_back(root);
+        heap.push({0.0, root});
+        int32_t end = root;
+        while (!heap.empty()) {
+            const auto [dk, k] = heap.top();
+            heap.pop();
+            if (done_[k] || dk > delta_[k]) continue;
+            if (dk >= best) break;
+            done_[k] = 1;
+            popped_.push_back(k);
+            if (k != root && dk + st.p[k] < best) {
+                best = dk + st.p[k];
+                end = k;
+            }
+            for (int64_t a = col_ptr_[k]; a < col_ptr_[k + 1]; ++a) {
+                const int32_t i = arc_row_[a];
+                const int32_t m = st.row_to_col[i];
+                if (m == k || m < 0 || done_[m]) continue;
+                double r = arc_cost_[a] + st.p[k] - st.u[i];
+                if (r < 0.0) r = 0.0;  // rounding only
+                const double nd = dk + r;
+                if (nd < delta_[m] || (nd == delta_[m] && i < mover_[m])) {
+                    if (delta_[m] == kInf) touched_.push_back(m);
+                    delta_[m] = nd;
+                    pred_[m] = k;
+                    mover_[m] = i;
+                    heap.push({nd, m});
+                }
+            }
+        }
+        return end;
+    }
+
+    std::vector<int64_t> col_ptr_;
+    std::vector<int32_t> arc_row_;
+    std::vector<double> arc_cost_;
+    std::vector<double> delta_;             // label of each reached column
+    std::vector<int32_t> pred_, mover_;     // the column towards the root, the row that moves there
+    std::vector<uint8_t> done_;
+    std::vector<int32_t> touched_, popped_;
+};
+
+}  // namespace
 
 // Rectangular problems: a free column must end at price 0.  A column whose row left it in a warm
 // start keeps its price while the forward searches run (most end at such columns); one still
@@ -268,7 +376,7 @@ static void lower_free_prices(const CsrGraph& g, LapState& st) {
 // every reached column k (with its row) lowers its price by D - delta_k, D = that least cost:
 // reduced costs stay >= 0, the path is tight, no price goes below 0, and the other free columns
 // are untouched.  Dropping stranded columns to 0 instead frees their neighbours, whose columns
-// drop too: V = 793,471, ~580k of the words in every warm round.
+// drop too, in a cascade over most of the words (docs/NOTES.md, "Empty cells").
 int64_t settle_free_columns(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
     // Lowering every price and every row dual by the same amount keeps every reduced cost: the
     // least price can go to 0 at once.  (After a warm round every column may be priced well above
@@ -285,88 +393,10 @@ int64_t settle_free_columns(const CsrGraph& g, LapState& st, const InterruptFn& 
     for (int32_t j = 0; j < g.n_cols; ++j)
         if (st.col_to_row[j] < 0 && st.p[j] > 0.0) stranded.push_back(j);
     if (stranded.empty()) return 0;
-    // Transposed graph: for each column, its rows and arc costs.
-    std::vector<int64_t> col_ptr(static_cast<size_t>(g.n_cols) + 1, 0);
-    const int64_t n_arcs = g.indptr[g.n_rows];
-    for (int64_t a = 0; a < n_arcs; ++a) ++col_ptr[g.indices[a] + 1];
-    for (int32_t j = 0; j < g.n_cols; ++j) col_ptr[j + 1] += col_ptr[j];
-    std::vector<int32_t> arc_row(n_arcs);
-    std::vector<double> arc_cost(n_arcs);
-    {
-        std::vector<int64_t> fill(col_ptr.begin(), col_ptr.end() - 1);
-        for (int32_t i = 0; i < g.n_rows; ++i)
-            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
-                const int64_t slot = fill[g.indices[a]]++;
-                arc_row[slot] = i;
-                arc_cost[slot] = g.cost[a];
-            }
-    }
-    std::vector<double> delta(g.n_cols, kInf);
-    std::vector<int32_t> pred(g.n_cols, -1), mover(g.n_cols, -1);
-    std::vector<uint8_t> done(g.n_cols, 0);
-    std::vector<int32_t> touched, popped;
-    using Item = std::pair<double, int32_t>;  // (label, column), smallest first, then lowest column
+    ReverseSearch search(g);
     int64_t n_done = 0;
     for (int32_t root : stranded) {
-        for (int32_t k : touched) {
-            delta[k] = kInf;
-            pred[k] = mover[k] = -1;
-            done[k] = 0;
-        }
-        touched.clear();
-        popped.clear();
-        std::priority_queue<Item, std::vector<Item>, std::greater<Item>> heap;
-        delta[root] = 0.0;
-        touched.push_back(root);
-        heap.push({0.0, root});
-        double best = st.p[root];
-        int32_t end = root;
-        while (!heap.empty()) {
-            const auto [dk, k] = heap.top();
-            heap.pop();
-            if (done[k] || dk > delta[k]) continue;
-            if (dk >= best) break;
-            done[k] = 1;
-            popped.push_back(k);
-            if (k != root && dk + st.p[k] < best) {
-                best = dk + st.p[k];
-                end = k;
-            }
-            for (int64_t a = col_ptr[k]; a < col_ptr[k + 1]; ++a) {
-                const int32_t i = arc_row[a];
-                const int32_t m = st.row_to_col[i];
-                if (m == k || m < 0 || done[m]) continue;
-                double r = arc_cost[a] + st.p[k] - st.u[i];
-                if (r < 0.0) r = 0.0;  // rounding only
-                const double nd = dk + r;
-                if (nd < delta[m] || (nd == delta[m] && i < mover[m])) {
-                    if (delta[m] == kInf) touched.push_back(m);
-                    delta[m] = nd;
-                    pred[m] = k;
-                    mover[m] = i;
-                    heap.push({nd, m});
-                }
-            }
-        }
-        // Duals: reached columns (and their rows) lower by best - delta.
-        for (int32_t k : popped) {
-            const double drop = best - delta[k];
-            st.p[k] = std::max(0.0, st.p[k] - drop);
-            const int32_t owner = st.col_to_row[k];
-            if (owner >= 0) st.u[owner] -= drop;
-        }
-        // Rows on the path move one column towards the root; `end` is emptied.
-        if (end != root) {
-            st.col_to_row[end] = -1;
-            int32_t k = end;
-            while (k != root) {
-                const int32_t i = mover[k], t = pred[k];
-                st.row_to_col[i] = t;
-                st.col_to_row[t] = i;
-                k = t;
-            }
-        }
-        st.p[end] = 0.0;
+        search.settle(root, st);
         if (++n_done % kCheckEvery == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
     }
     if (std::getenv("LIGHTRNN_SOLVER_TRACE")) std::fprintf(stderr, "  settled %zu free columns\n", stranded.size());
@@ -394,15 +424,15 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     auto count_free = [&] { return std::count(st.row_to_col.begin(), st.row_to_col.end(), -1); };
     auto tp = std::chrono::steady_clock::now();
     const int64_t free0 = trace ? count_free() : 0;
-    // The row reduction pays when most rows are free (real PTB warm rounds free ~all of them:
-    // without it 6.6 s -> 45 s); with few free rows it leaves the hard ones on exact ties, whose
-    // searches then cross long tight plateaus (synthetic V = 262,144, round 1: 14,529 free ->
-    // 1,904 left, 22.3M columns scanned, 15.1 s; searches alone: 16.3M, 10.7 s).
+    // The row reduction pays when most rows are free (real warm rounds free nearly all of them,
+    // and are several times slower without it); with few free rows it leaves the hard ones on
+    // exact ties, whose searches then cross long tight plateaus, slower than the searches alone
+    // (figures for both in docs/NOTES.md, "Row reduction").
     if (static_cast<double>(count_free()) >= arr_min_free * static_cast<double>(g.n_rows))
         augmenting_row_reduction(g, st);
-    // Freed columns' prices are lowered after the row reduction, for the searches.  (Lowering
-    // them before it too looked good on synthetic problems but on real PTB losses, where a warm
-    // round frees almost every row, it started price wars: 8 s -> 170 s.)
+    // Freed columns' prices are lowered after the row reduction, for the searches.  (Lowered
+    // before it too, they start price wars in the row reduction on real losses, where a warm
+    // round frees almost every row; docs/NOTES.md, "Row reduction".)
     if (square) lower_free_prices(g, st);
     const int64_t free1 = trace ? count_free() : 0;
     auto tq = std::chrono::steady_clock::now();
@@ -489,6 +519,59 @@ CostRange cost_range(const CsrGraph& g, std::vector<double>* spreads = nullptr) 
     return r;
 }
 
+// The scale of an auction: the range of the costs, the range of the costs that matter, the
+// first and the final eps.
+struct AuctionScale {
+    double range_true;  // max - min over all arcs: bounds the prices (the infeasibility cap)
+    double range;       // the same without outliers: sets eps and the single-arc bid
+    double robust_cap;  // the most `range` can be (kInf without spreads)
+    double eps, eps_final;
+};
+
+AuctionScale auction_scale(const CsrGraph& g, bool warm) {
+    std::vector<double> spread;  // rows' own cost spreads: the robust scale and a cold start's first eps
+    const CostRange cr = cost_range(g, &spread);
+    // A few rows with outlying entries (one cost of 1e17 among costs in [0, 1)) must not set eps:
+    // prices then grow to the outlier's scale and the ordinary costs vanish below their rounding
+    // (c + p at p ~ 1e16 keeps no digit of c < 1).  The 90th percentile of the rows' spreads is
+    // unmoved by up to 10% of such rows; LightRNN losses (Zipf counts) stay well below the cut
+    // (docs/NOTES.md, "Auction scale").
+    AuctionScale sc;
+    sc.range_true = std::max(cr.cmax - cr.cmin, 1e-300);
+    sc.range = sc.range_true;
+    bool outliers = false;
+    double s90 = kInf;
+    if (!spread.empty()) {
+        std::vector<double> tmp(spread);
+        const size_t q = static_cast<size_t>(0.9 * static_cast<double>(tmp.size() - 1));
+        std::nth_element(tmp.begin(), tmp.begin() + static_cast<std::ptrdiff_t>(q), tmp.end());
+        s90 = tmp[q];
+        if (sc.range > kOutlierRatio * s90) {
+            sc.range = std::max(kOutlierRatio * s90, 1e-300);
+            outliers = true;
+        }
+    }
+    sc.robust_cap = kOutlierRatio * s90;
+    // Scaling: start coarse (cold) or fine (warm: the prices are already nearly right).  eps stays
+    // above the rounding of the costs that matter (their magnitude times 1e-12).
+    const double magnitude = outliers ? std::max(std::abs(cr.cmin), std::abs(cr.cmin + sc.range)) : std::abs(cr.cmax);
+    sc.eps_final = std::max(sc.range * 1e-9, magnitude * 1e-12);
+    sc.eps = warm ? sc.range * 1e-4 : sc.range / 4.0;
+    if (!warm && !spread.empty()) {
+        // Cold start at a quarter of the 99th percentile of the rows' own cost spreads instead of
+        // the whole range: a phase whose eps is far above a row's spread only shuffles that row
+        // at eps per bid, and with costs that scale with word frequency (Zipf) nearly every row
+        // is such a row in the first phases.  The few rows with wider spreads then settle in
+        // longer bidding at the smaller eps, which costs little because they are few.  Fewer
+        // bids on synthetic and real losses, no change on uniform dense costs (docs/NOTES.md,
+        // "Auction scale").
+        const size_t q = std::min(spread.size() - 1, static_cast<size_t>(0.99 * static_cast<double>(spread.size())));
+        std::nth_element(spread.begin(), spread.begin() + static_cast<std::ptrdiff_t>(q), spread.end());
+        sc.eps = std::max(sc.eps_final, std::min(sc.eps, spread[q] / 4.0));
+    }
+    return sc;
+}
+
 }  // namespace
 
 LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_prices,
@@ -499,62 +582,22 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     LapState st = empty_state(g);
     if (g.n_rows == 0) return st;
     const bool warm = static_cast<int32_t>(warm_prices.size()) == g.n_cols;
-    std::vector<double> spread;  // rows' own cost spreads: the robust scale and a cold start's first eps
-    CostRange cr = cost_range(g, &spread);
-    // The true range bounds the prices (the infeasibility cap); eps and the single-arc bid are
-    // set from the range of the costs that matter.  A few rows with outlying entries (one cost
-    // of 1e17 among costs in [0, 1)) must not set eps: prices then grow to the outlier's scale
-    // and the ordinary costs vanish below their rounding (c + p at p ~ 1e16 keeps no digit of
-    // c < 1).  The 90th percentile of the rows' spreads is unmoved by up to 10% of such rows;
-    // LightRNN losses (Zipf counts) stay within 2^17 of it, far below the cut at 2^20.
-    const double range_true = std::max(cr.cmax - cr.cmin, 1e-300);
-    double range = range_true;
-    bool outliers = false;
-    double s90 = kInf;
-    if (!spread.empty()) {
-        std::vector<double> tmp(spread);
-        const size_t q = static_cast<size_t>(0.9 * static_cast<double>(tmp.size() - 1));
-        std::nth_element(tmp.begin(), tmp.begin() + static_cast<std::ptrdiff_t>(q), tmp.end());
-        s90 = tmp[q];
-        if (range > kOutlierRatio * s90) {
-            range = std::max(kOutlierRatio * s90, 1e-300);
-            outliers = true;
-        }
-    }
-    const double robust_cap = kOutlierRatio * s90;  // kInf without spreads
+    const AuctionScale sc = auction_scale(g, warm);
     if (warm) {
         for (int32_t j = 0; j < g.n_cols; ++j) st.p[j] = std::isfinite(warm_prices[j]) ? std::max(0.0, warm_prices[j]) : 0.0;
     }
-    // Scaling: start coarse (cold) or fine (warm: the prices are already nearly right).  eps stays
-    // above the rounding of the costs that matter (their magnitude times 1e-12).
-    const double magnitude = outliers ? std::max(std::abs(cr.cmin), std::abs(cr.cmin + range)) : std::abs(cr.cmax);
-    const double eps_final = std::max(range * 1e-9, magnitude * 1e-12);
-    double eps = warm ? range * 1e-4 : range / 4.0;
-    if (!warm) {
-        // Cold start at a quarter of the 99th percentile of the rows' own cost spreads instead of
-        // the whole range: a phase whose eps is far above a row's spread only shuffles that row
-        // at eps per bid, and with costs that scale with word frequency (Zipf) nearly every row
-        // is such a row in the first phases.  The few rows with wider spreads then settle in
-        // longer bidding at the smaller eps, which costs little because they are few.
-        // Measured (benchmarks/solver.py shapes): first-auction bids at V = 65,536 5.97M -> 3.71M,
-        // at V = 262,144 25.0M -> 18.0M, same pricing rounds; real PTB losses
-        // warm 11.5 -> 10.4 s and 7.2 -> 6.3 s (under load).  Uniform dense costs: no change.
-        if (!spread.empty()) {
-            const size_t q = std::min(spread.size() - 1, static_cast<size_t>(0.99 * static_cast<double>(spread.size())));
-            std::nth_element(spread.begin(), spread.begin() + static_cast<std::ptrdiff_t>(q), spread.end());
-            eps = std::max(eps_final, std::min(eps, spread[q] / 4.0));
-        }
-    }
+    const double range = sc.range, robust_cap = sc.robust_cap, eps_final = sc.eps_final;
+    double eps = sc.eps;
     // A bid that runs prices beyond this means no complete matching exists on these arcs.
-    double price_cap = range_true * (static_cast<double>(g.n_rows) + 2.0) + 1.0;
+    double price_cap = sc.range_true * (static_cast<double>(g.n_rows) + 2.0) + 1.0;
     double big = range + eps;  // second-best value for a row with a single arc
     std::vector<int32_t> queue;
     queue.reserve(g.n_rows);
     int64_t work = 0;
     // Very sparse graphs with costs far apart can start a price war that creeps by eps a bid
-    // (300 words, one candidate cell each plus the current one, costs 2^-10..2^10 apart: 316M bids
-    // in one phase).  The auction only warm-starts the shortest paths, so past this many bids
-    // (synthetic problems use up to ~80 a row, real PTB losses ~280) they take over from scratch.
+    // (hundreds of millions of bids in one phase; docs/NOTES.md, "Auction scale").  The auction
+    // only warm-starts the shortest paths, so past this many bids (an order of magnitude more a
+    // row than LightRNN losses need) they take over from scratch.
     const int64_t bid_cap = st.auction_bids + 4096 * static_cast<int64_t>(g.n_rows) + (int64_t{1} << 20);
     while (true) {
         // Each phase: all rows unassigned, prices kept.
@@ -578,7 +621,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
         const bool last = eps <= eps_final;
         if (hook && hook(st, eps / range, g)) {
             // More arcs: the price cap only guards against infeasibility, widen it with the range.
-            cr = cost_range(g);
+            const CostRange cr = cost_range(g);
             const double r2 = std::max(cr.cmax - cr.cmin, 1e-300);
             price_cap = std::max(price_cap, r2 * (static_cast<double>(g.n_rows) + 2.0) + 1.0);
             big = std::max(big, std::min(r2, robust_cap) + eps);
@@ -591,9 +634,10 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
         }
         eps = std::max(eps / scale_factor, eps_final);
     }
-    // Every row was assigned at eps_final; the ones not exactly tight are free now (45% of them
-    // at V = 262,144).  Bidding them back (row reduction) left tie plateaus that made the next
-    // warm round's searches long; the searches alone are cheaper overall at that fraction.
+    // Every row was assigned at eps_final; the ones not exactly tight are free now (often close
+    // to half of them).  Bidding them back (row reduction) leaves tie plateaus that make the next
+    // warm round's searches long; the searches alone are cheaper overall at that fraction
+    // (docs/NOTES.md, "Row reduction").
     if (finish) repair_and_finish(g, st, interrupted, 0.5);
     if (g_out) *g_out = g;
     return st;

@@ -58,8 +58,8 @@ struct TableOptions {
     int32_t threads = 0;           // 0 = hardware concurrency (capped at 8); at most 256 are used
     int32_t phase_pricing = 5;        // pricing passes in the first auction, after each phase once
     double phase_pricing_eps = 1e-6;  // eps <= this times the cost range, then at the final eps
-                                      // (synthetic V = 1,048,576: 2 passes 235 s, 3 182 s, 5 136 s,
-                                      // 7 139 s; real PTB losses: no gain, within noise)
+                                      // (5 passes: the fastest count measured; docs/NOTES.md,
+                                      // "More pricing inside the first auction")
     double rel_tol = 1e-12;        // a cell prices out if it beats u_w by more than
                                    // rel_tol * (|u_w| + |min Lr[w]| + |min Lc[w]|); finite, >= 0
     double max_seconds = 0.0;      // time budget (0 = none): then the best table found so far
