@@ -1,6 +1,6 @@
 // C++ test driver for the assignment core, meant to run under -fsanitize=address,undefined:
-//   cmake -S . -B build/asan -DLIGHTRNN_CPP_TESTS=ON -DCMAKE_BUILD_TYPE=Debug \
-//         -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"
+//   cmake -S . -B build/asan -DLIGHTRNN_CPP_TESTS=ON -DCMAKE_BUILD_TYPE=Debug
+//         -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"   (one command)
 //   cmake --build build/asan && ./build/asan/cpp/test_assign
 // Compares both sparse algorithms and the structured mode with brute force on small cases.
 #include <algorithm>
