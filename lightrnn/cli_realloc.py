@@ -33,6 +33,9 @@ def register(sub) -> None:
     p.add_argument("--candidates", type=int, default=0,
                    help="solver: candidate rows/cols per word; 0 = automatic, 4 below 65,536 words, else 5 (default: 0)")
     p.add_argument("--method", choices=("auto", "auction", "ssp"), default="auto", help="solver algorithm")
+    p.add_argument("--sample", type=float, default=1.0,
+                   help="fraction of the training tokens the loss pass reads, in evenly spread runs "
+                        "(1 = all; default: 1)")
     p.add_argument("--max-seconds", type=float, default=0.0,
                    help="solver time budget (0 = none: exact); when it runs out, the best table found is "
                         "written and the report gives its proven gap (default: 0)")
@@ -65,6 +68,8 @@ def run_realloc(args) -> int:
 
     if args.num_threads < 0:
         raise UserError(f"--num-threads must be >= 0, got {args.num_threads}")
+    if not (0.0 < args.sample <= 1.0):
+        raise UserError(f"--sample must be in (0, 1] (a fraction of the training tokens), got {args.sample}")
     for flag, value in (("--max-seconds", args.max_seconds), ("--gap-tol", args.gap_tol)):
         if not (value >= 0 and value < float("inf")):
             raise UserError(f"{flag} must be finite and >= 0, got {value}")
@@ -101,7 +106,8 @@ def run_realloc(args) -> int:
         print(line, file=sys.stderr, flush=True)
 
     losses = accumulate_losses(model, own, args.batch_size, args.bptt, device,
-                               reduce_fn=all_reduce_sum if ctx.enabled else None, log=log if ctx.is_main else None)
+                               reduce_fn=all_reduce_sum if ctx.enabled else None, log=log if ctx.is_main else None,
+                               sample=args.sample)
     if not ctx.is_main:
         ctx.barrier()  # rank 0 solves and writes the table; the others wait until it is complete
         return 0

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["batchify", "bptt_chunks", "bptt_starts", "epoch_batches", "evaluate", "resolve_device",
+__all__ = ["batchify", "bptt_chunks", "bptt_starts", "epoch_batches", "evaluate", "resolve_device", "sampled_chunks",
            "progress_bar", "PassProgress"]
 
 
@@ -100,6 +100,19 @@ def bptt_chunks(data: Tensor, bptt: int, first: int = 0) -> Iterator[tuple[Tenso
     for i in starts[first:]:
         n = min(bptt, data.size(0) - 1 - i)
         yield data[i:i + n], data[i + 1:i + 1 + n]
+
+
+def sampled_chunks(data: Tensor, bptt: int, fraction: float, span: int = 8) -> Iterator[tuple[Tensor, Tensor]]:
+    """The chunks of :func:`bptt_chunks` in evenly spread runs of ``span`` (runs of span x bptt
+    tokens per stream), about ``fraction`` of them: run b is kept when ceil((b + 1) f) >
+    ceil(b f), the first run always. Deterministic; fraction 1 yields every chunk. The caller carries its state across
+    the skipped runs (a state from earlier in the same stream, not a cold start)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    for c, chunk in enumerate(bptt_chunks(data, bptt)):
+        b = c // span
+        if fraction == 1.0 or math.ceil((b + 1) * fraction) > math.ceil(b * fraction):
+            yield chunk
 
 
 def epoch_batches(n_tokens: int, batch_size: int, bptt: int) -> int:

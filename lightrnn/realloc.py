@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from lightrnn.table import WordTable
-from lightrnn.data import PassProgress, batchify, bptt_chunks
+from lightrnn.data import PassProgress, batchify, sampled_chunks
 
 __all__ = ["accumulate_losses", "reallocate", "predicted_nll"]
 
@@ -37,7 +37,7 @@ __all__ = ["accumulate_losses", "reallocate", "predicted_nll"]
 @torch.no_grad()
 def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
                       device: torch.device | str | None = None, reduce_fn=None,
-                      log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                      log: Callable[[str], None] | None = None, sample: float = 1.0) -> dict[str, Any]:
     """One eval-mode pass: the loss matrices of every word over every row and column.
 
     Args:
@@ -46,6 +46,10 @@ def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int
         reduce_fn: optional callable applied to each accumulator tensor before it is returned
             (distributed runs all-reduce the sums across ranks here).
         log: called with a progress line at every tenth of the pass (a bar shows on a terminal).
+        sample: the fraction of the training tokens the pass reads (0 < sample <= 1; 1 = all):
+            evenly spread runs of 8 x bptt tokens per stream, the state carried across the runs
+            skipped (:func:`lightrnn.data.sampled_chunks`). The sums then cover those tokens
+            only; the assignment compares words by them, so a uniform sample keeps its scale.
     Returns:
         {"L_r": (V, R) float64, "L_c": (V, C) float64, "tokens": targets scored,
          "nll_sum": masked NLL of the current table (nats), "seconds": pass time}
@@ -64,13 +68,15 @@ def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int
     count = 0
     if bptt < 1:
         raise ValueError(f"bptt must be >= 1, got {bptt}")
+    if not (0.0 < sample <= 1.0):
+        raise ValueError(f"sample must be in (0, 1] (a fraction of the training tokens), got {sample}")
     data = batchify(tokens, batch_size).to(device)  # (N/B, B)
     if data.size(0) < 2:
         raise ValueError(f"{len(tokens)} tokens are too few for a reallocation pass with {batch_size} "
                          f"streams (need at least {2 * batch_size})")
     hidden = model.init_hidden(batch_size)
-    progress = PassProgress("loss pass", (data.size(0) - 1) * batch_size, log)
-    for x, y in bptt_chunks(data, bptt):  # (T, B) each
+    progress = PassProgress("loss pass", math.ceil((data.size(0) - 1) * batch_size * sample), log)
+    for x, y in sampled_chunks(data, bptt, sample):  # (T, B) each
         row_logits, col_logits, hidden = model.component_logits(x, y, hidden)  # (T,B,R), (T,B,C)
         target = y.reshape(-1)  # (T*B,)
         row_logits = row_logits.reshape(-1, R)  # (T*B, R)
@@ -90,7 +96,7 @@ def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int
         count = int(reduce_fn(torch.tensor(float(count), dtype=torch.float64, device=device)).item())
     model.train(was_training)
     return {"L_r": L_r.cpu().numpy(), "L_c": L_c.cpu().numpy(), "tokens": count,
-            "nll_sum": float(nll.item()), "seconds": time.perf_counter() - t0}
+            "nll_sum": float(nll.item()), "seconds": time.perf_counter() - t0, "sample": sample}
 
 
 def predicted_nll(L_r: np.ndarray, L_c: np.ndarray, table: WordTable) -> float:
@@ -103,7 +109,7 @@ def reallocate(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
                device: torch.device | str | None = None, k: int = 0, method: str = "auto",
                losses: dict[str, Any] | None = None, rescore: bool = False,
                threads: int = 0, max_seconds: float | None = None,
-               gap_tol: float = 0.0) -> tuple[WordTable, dict[str, Any]]:
+               gap_tol: float = 0.0, sample: float = 1.0) -> tuple[WordTable, dict[str, Any]]:
     """Accumulate the loss matrices (unless given) and solve for the new table.
 
     Returns (new_table, report); the report holds the objective of the old and the new table
@@ -115,7 +121,7 @@ def reallocate(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
     the predicted gain can be far from the real one. The model keeps its old table afterwards.
     """
     if losses is None:
-        losses = accumulate_losses(model, tokens, batch_size, bptt, device)
+        losses = accumulate_losses(model, tokens, batch_size, bptt, device, sample=sample)
     from lightrnn.assign import solve_table
 
     old = model.table
@@ -126,6 +132,7 @@ def reallocate(model, tokens: np.ndarray, batch_size: int = 64, bptt: int = 35,
     report = {
         "tokens": losses["tokens"],
         "pass_seconds": losses["seconds"],
+        "pass_sample": losses.get("sample", 1.0),
         "softmax": "unmasked (any cell may hold a word in the new table)",
         "objective_old": sol.current_objective,
         "objective_new": sol.objective,

@@ -1,5 +1,6 @@
 """Vocabulary, corpus encoding and the word table."""
 import numpy as np
+import torch
 import pytest
 
 from lightrnn.corpus import PTB_TOKENS, encode_file, load_tokens, prepare_ptb
@@ -86,3 +87,20 @@ def test_table_invariants_and_errors(tmp_path):
         WordTable.load(tmp_path / "x.npz")
     assert "row 0:" in t.dump([str(i) for i in range(10)])
     assert t.moved(f) == int(((t.rows != f.rows) | (t.cols != f.cols)).sum())
+
+
+def test_sampled_chunks_keep_evenly_spread_runs():
+    from lightrnn.data import bptt_chunks, sampled_chunks
+
+    data = torch.arange(8 * 1001).reshape(1001, 8)
+    every = list(bptt_chunks(data, 5))
+    assert [x.tolist() for x, _ in sampled_chunks(data, 5, 1.0)] == [x.tolist() for x, _ in every]
+    quarter = [x[0, 0].item() for x, _ in sampled_chunks(data, 5, 0.25, span=2)]
+    starts = [x[0, 0].item() for x, _ in every]
+    kept = [starts.index(s) // 2 for s in quarter]  # the runs of 2 chunks that were kept
+    runs = sorted(set(kept))
+    assert all(kept.count(b) == 2 for b in runs[:-1])  # whole runs
+    assert runs == list(range(0, len(every) // 2 + 1, 4))[:len(runs)]  # every 4th run, the first kept
+    assert abs(len(quarter) - 0.25 * len(every)) <= 2
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\], got 0"):
+        next(sampled_chunks(data, 5, 0))

@@ -310,3 +310,16 @@ def test_bootstrap_loop_through_the_cli(tiny_encoded, tmp_path, init):
         c = ck.load(d / f"ck{r}.pt")
         assert c["round"] == r and ck.table_from_checkpoint(c) == new
     assert reports[0]["words_moved"] > 0
+
+
+def test_a_sampled_loss_pass_reads_that_fraction():
+    table = TABLES[0]
+    model = make_model(table.vocab_size, table)
+    tokens = np.random.default_rng(1).integers(0, 10, size=4000).astype(np.int32)
+    full = accumulate_losses(model, tokens, batch_size=4, bptt=5)
+    half = accumulate_losses(model, tokens, batch_size=4, bptt=5, sample=0.5)
+    assert full["sample"] == 1.0 and half["sample"] == 0.5
+    assert abs(half["tokens"] - full["tokens"] / 2) <= 4 * 5 * 8  # within one run of 8 chunks
+    assert 0 < half["L_r"].sum() < full["L_r"].sum()
+    with pytest.raises(ValueError, match=r"sample must be in \(0, 1\]"):
+        accumulate_losses(model, tokens, sample=1.5)
