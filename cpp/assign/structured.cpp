@@ -800,7 +800,8 @@ private:
     // phase there: the cells the exact rounds would add otherwise cost long searches (figures in
     // docs/NOTES.md, "More pricing inside the first auction").
     bool phase_pricing(const LapState& s, double rel_eps, CsrGraph& gv) {
-        if (hooks_left_ <= 0 || rel_eps > opt_.phase_pricing_eps) return false;
+        // Out of time: the auction finishes on the arcs it has (a table sooner, without a bound).
+        if (hooks_left_ <= 0 || rel_eps > opt_.phase_pricing_eps || now() > deadline_) return false;
         --hooks_left_;
         double th = now();
         u_phase_.assign(n_rows_, kInf);
@@ -879,6 +880,11 @@ private:
             for (int32_t round = 0; round < opt_.max_rounds; ++round) {
                 if (interrupted_ && interrupted_()) throw Interrupted("interrupted");
                 solve_round(round);
+                if (now() > deadline_) {  // keep the round's table; pricing would overrun the budget
+                    record_round(-kInf);
+                    res_.stopped = "max_seconds";
+                    break;
+                }
                 if (price_round()) break;
             }
         } catch (const Interrupted&) {
