@@ -7,13 +7,14 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["batchify", "bptt_chunks", "bptt_starts", "epoch_batches", "evaluate", "resolve_device", "sampled_chunks",
+__all__ = ["batchify", "bptt_chunks", "bptt_starts", "chunks_at", "epoch_batches", "evaluate", "resolve_device",
+           "sampled_chunks", "sampled_starts",
            "progress_bar", "PassProgress"]
 
 
@@ -90,29 +91,40 @@ def bptt_starts(n_rows: int, bptt: int) -> range:
     return range(0, n_rows - 1, bptt)
 
 
-def bptt_chunks(data: Tensor, bptt: int, first: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-    """(input, target) batches of ``data`` from batch ``first`` on; the last may be shorter.
+def chunks_at(data: Tensor, starts: Iterable[int], bptt: int) -> Iterator[tuple[Tensor, Tensor]]:
+    """(input, target) batches of ``data`` beginning at the rows ``starts`` (from
+    :func:`bptt_starts`); the last may be shorter.
 
     Shape:
         data: (N, B) streams -> input, target: (T <= bptt, B), target one row ahead.
     """
-    starts = bptt_starts(data.size(0), bptt)
-    for i in starts[first:]:
+    for i in starts:
         n = min(bptt, data.size(0) - 1 - i)
         yield data[i:i + n], data[i + 1:i + 1 + n]
 
 
-def sampled_chunks(data: Tensor, bptt: int, fraction: float, span: int = 8) -> Iterator[tuple[Tensor, Tensor]]:
-    """The chunks of :func:`bptt_chunks` in evenly spread runs of ``span`` (runs of span x bptt
+def bptt_chunks(data: Tensor, bptt: int, first: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+    """(input, target) batches of ``data`` from batch ``first`` on (see :func:`chunks_at`)."""
+    return chunks_at(data, bptt_starts(data.size(0), bptt)[first:], bptt)
+
+
+def sampled_starts(n_rows: int, bptt: int, fraction: float, span: int = 8) -> list[int]:
+    """The batches of :func:`bptt_starts` in evenly spread runs of ``span`` (runs of span x bptt
     tokens per stream), about ``fraction`` of them: run b is kept when ceil((b + 1) f) >
-    ceil(b f), the first run always. Deterministic; fraction 1 yields every chunk. The caller carries its state across
-    the skipped runs (a state from earlier in the same stream, not a cold start)."""
+    ceil(b f), the first run always. Deterministic; fraction 1 keeps every batch. The caller
+    carries its state across the skipped runs (a state from earlier in the same stream, not a
+    cold start)."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    for c, chunk in enumerate(bptt_chunks(data, bptt)):
-        b = c // span
-        if fraction == 1.0 or math.ceil((b + 1) * fraction) > math.ceil(b * fraction):
-            yield chunk
+    starts = bptt_starts(n_rows, bptt)
+    if fraction == 1.0:
+        return list(starts)
+    return [i for c, i in enumerate(starts) if math.ceil((c // span + 1) * fraction) > math.ceil(c // span * fraction)]
+
+
+def sampled_chunks(data: Tensor, bptt: int, fraction: float, span: int = 8) -> Iterator[tuple[Tensor, Tensor]]:
+    """The batches of :func:`sampled_starts`."""
+    return chunks_at(data, sampled_starts(data.size(0), bptt, fraction, span), bptt)
 
 
 def epoch_batches(n_tokens: int, batch_size: int, bptt: int) -> int:

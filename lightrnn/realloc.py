@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from lightrnn.table import WordTable
-from lightrnn.data import PassProgress, batchify, sampled_chunks
+from lightrnn.data import PassProgress, batchify, chunks_at, sampled_starts
 
 __all__ = ["accumulate_losses", "reallocate", "predicted_nll"]
 
@@ -48,7 +48,7 @@ def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int
         log: called with a progress line at every tenth of the pass (a bar shows on a terminal).
         sample: the fraction of the training tokens the pass reads (0 < sample <= 1; 1 = all):
             evenly spread runs of 8 x bptt tokens per stream, the state carried across the runs
-            skipped (:func:`lightrnn.data.sampled_chunks`). The sums then cover those tokens
+            skipped (:func:`lightrnn.data.sampled_starts`). The sums then cover those tokens
             only; the assignment compares words by them, so a uniform sample keeps its scale.
     Returns:
         {"L_r": (V, R) float64, "L_c": (V, C) float64, "tokens": targets scored,
@@ -75,8 +75,9 @@ def accumulate_losses(model, tokens: np.ndarray, batch_size: int = 64, bptt: int
         raise ValueError(f"{len(tokens)} tokens are too few for a reallocation pass with {batch_size} "
                          f"streams (need at least {2 * batch_size})")
     hidden = model.init_hidden(batch_size)
-    progress = PassProgress("loss pass", math.ceil((data.size(0) - 1) * batch_size * sample), log)
-    for x, y in sampled_chunks(data, bptt, sample):  # (T, B) each
+    starts = sampled_starts(data.size(0), bptt, sample)
+    progress = PassProgress("loss pass", sum(min(bptt, data.size(0) - 1 - i) for i in starts) * batch_size, log)
+    for x, y in chunks_at(data, starts, bptt):  # (T, B) each
         row_logits, col_logits, hidden = model.component_logits(x, y, hidden)  # (T,B,R), (T,B,C)
         target = y.reshape(-1)  # (T*B,)
         row_logits = row_logits.reshape(-1, R)  # (T*B, R)

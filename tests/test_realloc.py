@@ -317,7 +317,9 @@ def test_a_sampled_loss_pass_reads_that_fraction():
     model = make_model(table.vocab_size, table)
     tokens = np.random.default_rng(1).integers(0, 10, size=4000).astype(np.int32)
     full = accumulate_losses(model, tokens, batch_size=4, bptt=5)
-    half = accumulate_losses(model, tokens, batch_size=4, bptt=5, sample=0.5)
+    lines = []
+    half = accumulate_losses(model, tokens, batch_size=4, bptt=5, sample=0.5, log=lines.append)
+    assert lines[-1].startswith(f"| loss pass | 100% | {half['tokens']}/{half['tokens']} tokens")
     assert full["sample"] == 1.0 and half["sample"] == 0.5
     assert abs(half["tokens"] - full["tokens"] / 2) <= 4 * 5 * 8  # within one run of 8 chunks
     assert 0 < half["L_r"].sum() < full["L_r"].sum()
