@@ -23,11 +23,12 @@ Problems (`--only NAME,...` builds a subset):
 Training uses `lightrnn train`'s defaults (the workflow's recipe); the loss pass (the one of
 `lightrnn realloc`, batch 64 x 35 tokens) covers the whole training split.  Each problem directory holds losses.npz, table.npz (the warm start) and
 problem.json (how it was made, with the time of each step); a directory is written under a
-temporary name and renamed when complete, so an interrupted run leaves no half problem.
+temporary name and renamed when complete (`problem_dir`), so an interrupted run leaves no half problem.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -57,8 +58,22 @@ def run(cmd: list[str], log: Path) -> float:
     return time.time() - t0
 
 
-def loss_pass(checkpoint: Path, train: Path, out: Path, threads: int) -> float:
-    """The reallocation's loss pass (as `lightrnn realloc --losses`, without the solve)."""
+@contextlib.contextmanager
+def problem_dir(out: Path, name: str, meta: dict):
+    """Yields the directory of problem `name`, written under a temporary name and renamed when the
+    body has finished; problem.json holds `meta` as the body left it."""
+    tmp = out / f"{name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    yield tmp
+    (tmp / "problem.json").write_text(json.dumps({"name": name, **meta}, indent=2) + "\n")
+    shutil.rmtree(out / name, ignore_errors=True)
+    tmp.rename(out / name)
+
+
+def loss_pass(checkpoint: Path, train: Path, out: Path, threads: int):
+    """The reallocation's loss pass (as `lightrnn realloc --losses`, without the solve); returns
+    its seconds and the table the checkpoint was trained with (the solver's warm start)."""
     import torch
 
     from lightrnn import checkpoint as ck
@@ -71,7 +86,7 @@ def loss_pass(checkpoint: Path, train: Path, out: Path, threads: int) -> float:
     model = ck.build_model_from_checkpoint(ckpt, device=torch.device("cpu"))
     losses = accumulate_losses(model, load_tokens(str(train), model.vocab_size), device="cpu")
     atomic_save_npz(str(out), L_r=losses["L_r"], L_c=losses["L_c"], tokens=losses["tokens"])
-    return losses["seconds"]
+    return losses["seconds"], model.table
 
 
 def build_bigvocab(name: str, size: int, epochs: float, corpus: Path, work: Path, out: Path, threads: int) -> None:
@@ -86,48 +101,33 @@ def build_bigvocab(name: str, size: int, epochs: float, corpus: Path, work: Path
         times["vocab"] = run(lr + ["build-vocab", "--train", str(corpus / "train.txt"), "--out", str(vocab)] + size_args, log)
         times["encode"] = run(lr + ["encode", "--vocab", str(vocab), "--text", str(corpus / "train.txt"),
                                     "--out", str(train)], log)
-    tmp = work / f"{name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    table = tmp / "table.npz"
-    times["init_table"] = run(lr + ["init-table", "--vocab", str(vocab), "--out", str(table),
-                                    "--method", "random", "--seed", "1"], log)
-    times["train"] = run(lr + ["train", "--vocab", str(vocab), "--train", str(train), "--table", str(table),
-                               "--out", str(tmp / "checkpoint.pt"), "--metrics", str(tmp / "metrics.csv"),
-                               "--epochs", str(epochs), "--num-threads", str(threads), "--device", "cpu"], log)
-    times["loss_pass"] = loss_pass(tmp / "checkpoint.pt", train, tmp / "losses.npz", threads)
-    (tmp / "checkpoint.pt").unlink()
-    meta = {"name": name, "corpus": str(corpus), "vocab_size_requested": size or "all", "epochs": epochs,
+    meta = {"corpus": str(corpus), "vocab_size_requested": size or "all", "epochs": epochs,
             "seconds": times, "recipe": "lightrnn train defaults", "threads": threads}
-    (tmp / "problem.json").write_text(json.dumps(meta, indent=2) + "\n")
-    final = out / name
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    with problem_dir(out, name, meta) as tmp:
+        table = tmp / "table.npz"
+        times["init_table"] = run(lr + ["init-table", "--vocab", str(vocab), "--out", str(table),
+                                        "--method", "random", "--seed", "1"], log)
+        times["train"] = run(lr + ["train", "--vocab", str(vocab), "--train", str(train), "--table", str(table),
+                                   "--out", str(tmp / "checkpoint.pt"), "--metrics", str(tmp / "metrics.csv"),
+                                   "--epochs", str(epochs), "--num-threads", str(threads), "--device", "cpu"], log)
+        times["loss_pass"], _ = loss_pass(tmp / "checkpoint.pt", train, tmp / "losses.npz", threads)
+        (tmp / "checkpoint.pt").unlink()
 
 
 def from_checkpoints(ckdir: Path, train: Path, prefix: str, out: Path, threads: int) -> list[str]:
     """The reallocations of a finished bootstrap directory (checkpoint_0.pt, checkpoint_1.pt, ...,
     as `benchmarks/bootstrap_ptb.py` writes): after round r, the loss pass of checkpoint_r.pt with
     the table it was trained with; the last round is not reallocated."""
-    import torch
-
-    from lightrnn import checkpoint as ck
-
     cks = sorted(ckdir.glob("checkpoint_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     names = []
     for path in cks[:-1]:
         r = int(path.stem.split("_")[1])
         name = f"{prefix}-r{r + 1}"
-        tmp = out / f"{name}.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        seconds = loss_pass(path, train, tmp / "losses.npz", threads)
-        model = ck.build_model_from_checkpoint(ck.load(str(path)), device=torch.device("cpu"))
-        model.table.save(str(tmp / "table.npz"))
-        (tmp / "problem.json").write_text(json.dumps({"name": name, "checkpoint": str(path), "train": str(train),
-                                                      "seconds": {"loss_pass": seconds}}, indent=2) + "\n")
-        shutil.rmtree(out / name, ignore_errors=True)
-        tmp.rename(out / name)
+        meta = {"checkpoint": str(path), "train": str(train), "seconds": {}}
+        with problem_dir(out, name, meta) as tmp:
+            seconds, table = loss_pass(path, train, tmp / "losses.npz", threads)
+            table.save(str(tmp / "table.npz"))
+            meta["seconds"]["loss_pass"] = seconds
         names.append(name)
         print(f"{name}: loss pass {seconds:.0f} s", flush=True)
     return names
@@ -143,14 +143,9 @@ def copy_ptb(results: Path, out: Path) -> list[str]:
         if not table.exists():
             continue
         name = f"ptb-r{r}"
-        tmp = out / f"{name}.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        shutil.copyfile(losses, tmp / "losses.npz")
-        shutil.copyfile(table, tmp / "table.npz")
-        (tmp / "problem.json").write_text(json.dumps({"name": name, "source": str(losses)}, indent=2) + "\n")
-        shutil.rmtree(out / name, ignore_errors=True)
-        tmp.rename(out / name)
+        with problem_dir(out, name, {"source": str(losses)}) as tmp:
+            shutil.copyfile(losses, tmp / "losses.npz")
+            shutil.copyfile(table, tmp / "table.npz")
         names.append(name)
     return names
 
