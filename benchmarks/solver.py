@@ -298,26 +298,30 @@ def main() -> None:
         print(json.dumps(worker(args.worker, sizes[0], args.seed, args.dtype, args.threads, args.k, args.losses,
                                 args.current, args.repeat, args.kind, args.deviation, budget)))
         return
-    if args.losses_set:
-        run_set(args)
-        return
     solvers = [s for s in args.solvers.split(",") if s]
     bad = [s for s in solvers if s not in SOLVERS]
     if bad:
         ap.error(f"unknown solvers {bad}; choose from {SOLVERS}")
+    # (problem name or None, V, losses file, warm-start table): synthetic sizes, one --losses file,
+    # or every problem of a --losses-set
+    problems = problem_set(args) if args.losses_set else [(None, V, args.losses, args.current) for V in sizes]
+    named = args.losses_set is not None
     results = []
-    print(f"{'V':>9} {'solver':>7} {'time s':>9} {'peak MB':>9} {'objective':>20} {'vs ours':>8}  notes", flush=True)
-    for V in sizes:
+    print((f"{'problem':>15} " if named else "") + f"{'V':>9} {'solver':>7} {'time s':>9} {'peak MB':>9} {'objective':>20} "
+          f"{'vs ours':>8}  notes", flush=True)
+    for label, V, args.losses, args.current in problems:
         ours = None
         for name in solvers:
             if name in DENSE and V * V * 8 > args.dense_limit_gb * 2**30:  # the float64 V x (R*C) matrix
                 r = {"solver": name, "V": V, "skipped": f"dense matrix over --dense-limit-gb {args.dense_limit_gb}"}
             else:
                 r = run_one(name, V, args)
+            if named:
+                r["problem"] = label
             results.append(r)
             if name == "ours" and "time" in r:
                 ours = r
-            print(format_row(r, ours), flush=True)
+            print((f"{label:>15} " if named else "") + format_row(r, ours), flush=True)
     if args.json:
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         from lightrnn.atomic import atomic_write_json
@@ -325,8 +329,8 @@ def main() -> None:
         atomic_write_json(args.json, results)
 
 
-def run_set(args) -> None:
-    """Every problem of a real-matrix set, each solver in its own subprocess, one line each."""
+def problem_set(args) -> list[tuple[str, int, str, str]]:
+    """The problems of a real-matrix set (benchmarks/real_matrices.py): (name, V, losses, table)."""
     from pathlib import Path
 
     dirs = sorted(d for d in Path(args.losses_set).iterdir() if (d / "losses.npz").exists() and (d / "table.npz").exists())
@@ -335,28 +339,8 @@ def run_set(args) -> None:
         dirs = [d for d in dirs if d.name in keep]
     if not dirs:
         sys.exit(f"{args.losses_set}: no problem directories (run benchmarks/real_matrices.py)")
-    results = []
-    print(f"{'problem':>15} {'V':>9} {'solver':>7} {'time s':>9} {'peak MB':>9} {'objective':>20} {'vs ours':>8}  notes",
-          flush=True)
-    for d in dirs:
-        args.losses, args.current = str(d / "losses.npz"), str(d / "table.npz")
-        V = losses_vocab_size(args.losses)
-        ours = None
-        for name in [s for s in args.solvers.split(",") if s]:
-            if name in DENSE and V * V * 8 > args.dense_limit_gb * 2**30:
-                r = {"solver": name, "V": V, "skipped": f"dense matrix over --dense-limit-gb {args.dense_limit_gb}"}
-            else:
-                r = run_one(name, V, args)
-            r["problem"] = d.name
-            results.append(r)
-            if name == "ours" and "time" in r:
-                ours = r
-            print(f"{d.name:>15} " + format_row(r, ours), flush=True)
-    if args.json:
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        from lightrnn.atomic import atomic_write_json
-
-        atomic_write_json(args.json, results)
+    return [(d.name, losses_vocab_size(str(d / "losses.npz")), str(d / "losses.npz"), str(d / "table.npz"))
+            for d in dirs]
 
 
 def format_row(r: dict, ours: dict | None) -> str:
