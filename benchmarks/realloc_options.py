@@ -18,9 +18,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
+import os
 import sys
 from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from real_matrices import run  # noqa: E402
 
 VARIANTS = {  # name: extra `lightrnn realloc` flags
     "exact": [],
@@ -29,15 +32,6 @@ VARIANTS = {  # name: extra `lightrnn realloc` flags
     "gap-1e-6": ["--gap-tol", "1e-6"],
     "gap-1e-4": ["--gap-tol", "1e-4"],
 }
-
-
-def lightrnn(args: list[str], log: Path) -> None:
-    with open(log, "a") as f:
-        f.write("$ lightrnn " + " ".join(args) + "\n")
-        f.flush()
-        r = subprocess.run(["lightrnn", *args], stdout=f, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        sys.exit(f"lightrnn {' '.join(args)} failed; see {log}")
 
 
 def main() -> None:
@@ -62,11 +56,11 @@ def main() -> None:
         d.mkdir(exist_ok=True)
         log = d / "log.txt"
         log.write_text("")
-        lightrnn(["realloc", "--checkpoint", args.checkpoint, "--train", str(data / "train.npy"),
+        run(["lightrnn", "realloc", "--checkpoint", args.checkpoint, "--train", str(data / "train.npy"),
                   "--out-table", str(d / "table.npz"), "--report", str(d / "realloc.json"),
                   "--num-threads", str(args.threads), "--device", "cpu", *VARIANTS[name]], log)
         rep = json.loads((d / "realloc.json").read_text())
-        lightrnn(["train", "--config", args.recipe, "--vocab", str(data / "vocab.tsv"), "--train",
+        run(["lightrnn", "train", "--config", args.recipe, "--vocab", str(data / "vocab.tsv"), "--train",
                   str(data / "train.npy"), "--valid", str(data / "valid.npy"), "--init-from", args.checkpoint,
                   "--table", str(d / "table.npz"), "--round", str(nxt), "--out", str(d / "next.pt"),
                   "--metrics", str(d / "metrics.csv"), "--num-threads", str(args.threads), "--device", "cpu",
