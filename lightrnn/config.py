@@ -133,6 +133,9 @@ class TrainConfig(DictConfig):
         "help": "save a resumable checkpoint every N steps (0 = only at the end)"})
     log_interval: int = field(default=200, metadata={"help": "steps between log lines"})
     eval_batch_size: int = field(default=10, metadata={"help": "streams used for validation / test perplexity"})
+    valid_every: int = field(default=0, metadata={
+        "help": "also validate every N steps inside an epoch, a metrics row each (0 = at epoch and round ends "
+                "only); the learning-rate schedule still reads only the epoch-end validation"})
     max_steps: int = field(default=0, metadata={
         "help": "stop after this many steps in this run (0 = no limit; for tests and smoke runs)"})
     reset_optimizer: bool = field(default=True, metadata={
@@ -147,7 +150,7 @@ class TrainConfig(DictConfig):
         for name in ("batch_size", "bptt", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("epochs", "checkpoint_every", "max_steps", "lr_decay_start", "num_threads"):
+        for name in ("epochs", "checkpoint_every", "max_steps", "lr_decay_start", "num_threads", "valid_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0:

@@ -38,7 +38,13 @@ class TrainState:
     epoch_loss_sum: float = 0.0  # running sums of the current epoch (mid-epoch resume)
     epoch_tokens: int = 0
     epoch_time: float = 0.0
-    metrics: list = field(default_factory=list)  # one dict per finished epoch
+    # The epoch's batch, loss sum, tokens and time at its last metrics row (valid_every rows inside
+    # it): each row covers the stretch since the previous one, so the rows' fractions and times add up.
+    row_batch: int = 0
+    row_loss_sum: float = 0.0
+    row_tokens: int = 0
+    row_time: float = 0.0
+    metrics: list = field(default_factory=list)  # one dict per metrics row (finished epoch, round end, valid_every)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -138,6 +144,7 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
         if state.batch == 0 or hidden is None:
             if state.batch == 0:
                 state.epoch_loss_sum, state.epoch_tokens, state.epoch_time = 0.0, 0, 0.0
+                state.row_batch, state.row_loss_sum, state.row_tokens, state.row_time = 0, 0.0, 0, 0.0
             hidden = core.init_hidden(cfg.batch_size)
         stop = min(n_batches, end - state.epoch * n_batches)  # this epoch's last batch in this round
         bar = progress_bar(n_batches, state.batch)
@@ -162,6 +169,12 @@ def train(model: nn.Module, train_tokens: np.ndarray, valid_tokens: np.ndarray |
                 _log_progress(log, state, cfg, n_batches, log_loss, log_tokens, time.perf_counter() - log_t0)
                 log_loss, log_tokens, log_t0 = 0.0, 0, time.perf_counter()
             state.epoch_time = time.perf_counter() - t_epoch0
+            if cfg.valid_every and state.step % cfg.valid_every == 0 and state.batch < stop:
+                _metrics_row(model, valid_tokens, cfg, state, device, log, n_batches, mid=True)
+                if on_epoch is not None:
+                    on_epoch(state)
+                t_epoch0 = time.perf_counter() - state.epoch_time  # validation is not training time
+                log_t0 = time.perf_counter()
             if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and on_checkpoint is not None:
                 on_checkpoint(state, _detach(hidden))
             if cfg.max_steps and steps_this_call >= cfg.max_steps:
@@ -215,32 +228,43 @@ def _log_progress(log, state: TrainState, cfg: TrainConfig, n_batches: int, loss
         f"| tok/s {tokens / seconds:8.0f} | loss {cur:6.3f} | ppl {math.exp(min(cur, 50)):9.2f}")
 
 
+def _metrics_row(model, valid_tokens, cfg, state, device, log, n_batches, mid: bool = False) -> float | None:
+    """Validate, log and append the metrics row of the training since the previous row (``mid``: a
+    ``valid_every`` row inside the epoch); return the validation loss (None without validation data)."""
+    first = max(state.row_batch, state.round_start_batch if state.epoch == state.round_start_epoch else 0)
+    tokens = state.epoch_tokens - state.row_tokens
+    seconds = state.epoch_time - state.row_time
+    train_loss = (state.epoch_loss_sum - state.row_loss_sum) / max(1, tokens)
+    tok_s = tokens / max(seconds, 1e-9)
+    row = {"round": state.round, "epoch": state.epoch + 1, "epoch_fraction": round((state.batch - first) / n_batches, 6),
+           "step": state.step, "lr": state.lr,
+           "train_loss": train_loss, "train_ppl": math.exp(min(train_loss, 50)),
+           "valid_loss": float("nan"), "valid_ppl": float("nan"),
+           "tokens_per_s": tok_s, "elapsed_s": seconds}
+    state.row_batch, state.row_loss_sum = state.batch, state.epoch_loss_sum
+    state.row_tokens, state.row_time = state.epoch_tokens, state.epoch_time
+    state.metrics.append(row)
+    if valid_tokens is None:
+        return None
+    v = evaluate(model, valid_tokens, cfg.eval_batch_size, cfg.bptt, device)
+    row["valid_loss"], row["valid_ppl"] = v["loss"], v["ppl"]
+    part = f" ({row['epoch_fraction']:.3g} of it)" if row["epoch_fraction"] < 1 else ""
+    log(f"| {'in' if mid else 'end of'} round {state.round} epoch {state.epoch + 1}{part} | time {seconds:6.1f}s "
+        f"| tok/s {tok_s:8.0f} | train ppl {row['train_ppl']:8.2f} | valid ppl {v['ppl']:8.2f}")
+    return v["loss"]
+
+
 def _finish_epoch(model, valid_tokens, cfg, state, optimizer, device, log, n_batches) -> None:
     """Validate and log the epoch (or the part of it this round trained), then step the lr schedule.
 
     A fractional round that ends inside the epoch leaves ``state.epoch``/``state.batch`` where it
     stopped and the learning rate as it is: the next round (another table) goes on from there.
     """
-    first = state.round_start_batch if state.epoch == state.round_start_epoch else 0
     partial = state.batch < n_batches
-    train_loss = state.epoch_loss_sum / max(1, state.epoch_tokens)
-    tok_s = state.epoch_tokens / max(state.epoch_time, 1e-9)
-    row = {"round": state.round, "epoch": state.epoch + 1, "epoch_fraction": round((state.batch - first) / n_batches, 6),
-           "step": state.step, "lr": state.lr,
-           "train_loss": train_loss, "train_ppl": math.exp(min(train_loss, 50)),
-           "valid_loss": float("nan"), "valid_ppl": float("nan"),
-           "tokens_per_s": tok_s, "elapsed_s": state.epoch_time}
-    part = f" ({row['epoch_fraction']:.3g} of it)" if row["epoch_fraction"] < 1 else ""
-    if valid_tokens is not None:
-        v = evaluate(model, valid_tokens, cfg.eval_batch_size, cfg.bptt, device)
-        row["valid_loss"], row["valid_ppl"] = v["loss"], v["ppl"]
-        log(f"| end of round {state.round} epoch {state.epoch + 1}{part} | time {state.epoch_time:6.1f}s "
-            f"| tok/s {tok_s:8.0f} | train ppl {row['train_ppl']:8.2f} | valid ppl {v['ppl']:8.2f}")
-        improved = v["loss"] < state.best_valid
-        state.best_valid = min(state.best_valid, v["loss"])
-    else:
-        improved = True
-    state.metrics.append(row)
+    valid_loss = _metrics_row(model, valid_tokens, cfg, state, device, log, n_batches)
+    improved = valid_loss is None or valid_loss < state.best_valid
+    if valid_loss is not None:
+        state.best_valid = min(state.best_valid, valid_loss)
     if partial:
         return
     state.epoch += 1

@@ -321,3 +321,35 @@ def test_train_reads_recipe_from_a_workflow_config(tiny_encoded, tmp_path, capsy
     cfg.write_text("train: {epochs: [1]}\n")
     assert cli_train(tiny_encoded, tmp_path / "bad.pt", "--config", str(cfg), "--round", "3") == 2
     assert "no entry for --round 3" in capsys.readouterr().err
+
+
+def test_valid_every_rows_cover_the_training_and_change_nothing_else(tiny_encoded):
+    """valid_every adds validation rows inside epochs; each row covers the steps since the previous
+    one (fractions and times add up to the epoch's), and the weights and the lr schedule (plateau
+    rule, which reads only epoch-end validations) are those of a run without them."""
+    V = len(tiny_encoded["vocab"])
+    noise = np.random.default_rng(0).integers(0, V, 400).astype(np.int32)
+    runs = {}
+    for every in (0, 3):
+        torch.manual_seed(0)
+        m = build_model(ModelConfig(model="full", vocab_size=V, emb_dim=8, hidden_dim=8, num_layers=1))
+        tc = TrainConfig(batch_size=4, bptt=8, epochs=2.5, lr=1.0, lr_decay=0.25, lr_decay_start=0, clip=5.0,
+                         log_interval=0, valid_every=every)
+        lines = []
+        st = train(m, tiny_encoded["train"], noise, tc, TrainState(lr=tc.lr), make_optimizer(m, tc, tc.lr),
+                   log=lines.append).state
+        runs[every] = (st, [p.detach().clone() for p in m.parameters()], lines)
+    (plain, w0, _), (dense, w3, lines) = runs[0], runs[3]
+    assert all(torch.equal(a, b) for a, b in zip(w0, w3)) and plain.lr == dense.lr
+    n_batches = epoch_batches(len(tiny_encoded["train"]), 4, 8)
+    assert len(dense.metrics) == len(plain.metrics) + sum(1 for s in range(1, dense.step + 1)
+                                                          if s % 3 == 0 and s % n_batches != 0 and s != dense.step)
+    assert sum(1 for s in lines if s.startswith("| in round")) == len(dense.metrics) - len(plain.metrics)
+    for e in (1, 2, 3):  # per epoch: the rows' fractions add up to the plain run's row, the ends agree
+        rows = [r for r in dense.metrics if r["epoch"] == e]
+        ref = next(r for r in plain.metrics if r["epoch"] == e)
+        assert sum(r["epoch_fraction"] for r in rows) == pytest.approx(ref["epoch_fraction"], abs=1e-4)
+        assert rows[-1]["valid_loss"] == ref["valid_loss"] and rows[-1]["lr"] == ref["lr"]
+        tokens = sum(r["tokens_per_s"] * r["elapsed_s"] for r in rows)
+        assert tokens == pytest.approx(ref["tokens_per_s"] * ref["elapsed_s"], rel=1e-6)
+        assert all(r["valid_ppl"] > 1 for r in rows)
