@@ -62,13 +62,30 @@ def read_metrics(paths: Sequence[str | os.PathLike]) -> list[dict]:
     return rows
 
 
-def read_benchmark(path: str | os.PathLike) -> float:
-    """Wall-clock seconds of one job from a Snakemake ``benchmark:`` TSV (column ``s``)."""
+def read_benchmark(path: str | os.PathLike, column: str = "s") -> float:
+    """One job's figure from a Snakemake ``benchmark:`` TSV: wall-clock seconds (``s``) or peak
+    resident memory in MB (``max_rss``)."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    if not rows or "s" not in rows[0]:
-        raise ReportError(f"{path}: not a Snakemake benchmark file (no 's' column)")
-    return float(rows[-1]["s"])
+    if not rows or column not in rows[0]:
+        raise ReportError(f"{path}: not a Snakemake benchmark file (no {column!r} column)")
+    return _number(rows[-1][column], float, path, len(rows) + 1, column)
+
+
+def _curve(rows: list[dict], job_seconds: dict[str, float], train_tokens: int | None) -> list[dict]:
+    """Validation perplexity after each metrics row against training tokens (the fraction of the
+    training split read so far) and seconds: training alone, and wall-clock with the reallocation
+    jobs (``realloc_{r}`` runs before round r) that came before the row."""
+    out, train_s, frac = [], 0.0, 0.0
+    for r in rows:
+        train_s += r["elapsed_s"]
+        frac += r["epoch_fraction"]
+        realloc_s = sum(s for k, s in job_seconds.items()
+                        if k.startswith("realloc_") and k[8:].isdigit() and int(k[8:]) <= r["round"])
+        out.append({"round": r["round"], "tokens": None if train_tokens is None else round(frac * train_tokens),
+                    "train_seconds": round(train_s, 3), "wall_seconds": round(train_s + realloc_s, 3),
+                    "valid_ppl": r["valid_ppl"]})
+    return out
 
 
 def _read_json(path, keys: Sequence[str]) -> dict:
@@ -131,6 +148,9 @@ def build_summary(metrics, reallocs, evals, benchmarks: Sequence[str | os.PathLi
     }
     if benchmarks:
         timing["job_seconds"] = {Path(b).stem: read_benchmark(b) for b in benchmarks}
+        timing["job_max_rss_mb"] = {Path(b).stem: read_benchmark(b, "max_rss") for b in benchmarks}
+    train_tokens = summary["splits"].get("train", {}).get("tokens")
+    timing["curve"] = _curve(rows, timing.get("job_seconds", {}), train_tokens)
     summary["timing"] = timing
     return summary
 

@@ -38,7 +38,7 @@ CODE_MODEL = source_hash("config.py", "model.py", "baselines.py", "slim.py", "fa
                          "cli_train.py", "cli_args.py", "corpus.py", "vocab.py")
 CODE_REALLOC = source_hash("realloc.py", "assign.py", "assign_scipy.py", "cli_realloc.py", "assign/*.cpp", "assign/*.hpp",
                            "bindings.cpp")
-CODE_REPORT = source_hash("report.py", "metrics.py", "viz.py")
+CODE_REPORT = source_hash("report.py", "metrics.py", "viz.py", "compare.py")
 
 
 def lightrnn_model():
@@ -65,7 +65,8 @@ def last_checkpoint():
 
 
 def final_outputs():
-    return [f"{RES}/eval/valid.json", f"{RES}/eval/test.json", f"{RES}/summary.json", f"{RES}/summary.md"]
+    out = [f"{RES}/eval/valid.json", f"{RES}/eval/test.json", f"{RES}/summary.json", f"{RES}/summary.md"]
+    return out + ([f"{RES}/compare.md", f"{RES}/plots/compare.png"] if config["compare"] else [])
 
 
 def gpu_resources():

@@ -28,3 +28,19 @@ rule summarize:
         f"{RES}/logs/summarize.log",
     script:
         "scripts/summarize.py"
+
+
+rule compare:
+    input:
+        summaries=[f"{RES}/summary.json"] + [f"{d}/summary.json" for d in config["compare"]],
+    output:
+        markdown=report(f"{RES}/compare.md", caption="report/compare.rst", category="Comparison"),
+        plot=report(f"{RES}/plots/compare.png", caption="report/compare.rst", category="Comparison"),
+    params:
+        code=CODE_REPORT,
+    conda:
+        "../envs/lightrnn.yaml"
+    log:
+        f"{RES}/logs/compare.log",
+    script:
+        "scripts/compare.py"

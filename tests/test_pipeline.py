@@ -195,11 +195,23 @@ def test_editing_the_package_reruns_the_stages_that_use_it(tiny_runs, tmp_path):
 
 @pytest.mark.slow
 def test_report_is_one_self_contained_page(tiny_runs):
-    workdir, wf = tiny_runs[0].parent, tiny_runs[3]
-    out = smk(workdir, "--report", "report.html", root=wf)
+    """With the `compare` key (run b beside run a) the run adds only the comparison, into the report."""
+    workdir, wf, other = tiny_runs[0].parent, tiny_runs[3], tiny_runs[1]
+    compare = workdir / "compare.yaml"
+    compare.write_text(yaml.safe_dump({"compare": [str(other)]}))
+    out = smk(workdir, "--cores", "1", configs=(TINY, compare), root=wf)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "rule compare" in out.stdout + out.stderr and "rule train" not in out.stdout + out.stderr
+    table = (tiny_runs[0] / "compare.md").read_text().splitlines()
+    assert len(table) == 4 and table[2].startswith("| results-tiny | lightrnn |"), table
+    summary = json.loads((tiny_runs[0] / "summary.json").read_text())
+    curve = summary["timing"]["curve"]
+    assert [c["round"] for c in curve] == [0, 1] and curve[1]["wall_seconds"] > curve[1]["train_seconds"] > 0
+    assert curve[-1]["tokens"] == pytest.approx(summary["epochs_total"] * summary["splits"]["train"]["tokens"], rel=1e-6)
+    out = smk(workdir, "--report", "report.html", configs=(TINY, compare), root=wf)
     assert out.returncode == 0, out.stderr[-2000:]
     html = (workdir / "report.html").read_text(errors="replace")
-    assert len(html) > 50_000 and "perplexity.png" in html and "reallocation.png" in html
+    assert len(html) > 50_000 and "perplexity.png" in html and "reallocation.png" in html and "compare.png" in html
     assert "data:image/png;base64" in html or "base64" in html
 
 
