@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from lightrnn.atomic import atomic_open, atomic_write_text
-from lightrnn.report import ReportError, _fmt
+from lightrnn.atomic import atomic_write_text
+from lightrnn.report import ReportError, _fmt, _save
 
 __all__ = ["load_summaries", "compare_markdown", "compare_plot", "write_compare"]
 
@@ -85,8 +85,7 @@ def compare_plot(summaries: dict[str, dict], path: str | os.PathLike) -> None:
     ax[0].set_yscale("log")
     ax[0].legend(fontsize=7)
     fig.tight_layout()
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
