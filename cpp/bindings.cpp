@@ -134,6 +134,7 @@ PYBIND11_MODULE(_assign, m) {
     m.doc() = "Exact sparse and structured (LightRNN) assignment solvers; use lightrnn.assign.";
     m.def("solve_sparse", &solve_sparse, py::arg("indptr"), py::arg("indices"), py::arg("cost"),
           py::arg("n_rows"), py::arg("n_cols"), py::arg("method") = "ssp");
+    m.def("auto_candidates", &auto_candidates, py::arg("V"));
     m.def("solve_table_f32", &solve_table_t<float>);
     m.def("solve_table_f64", &solve_table_t<double>);
 }

@@ -10,6 +10,7 @@ def solve_sparse(
     n_cols: int,
     method: str = "ssp",
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64], int]: ...
+def auto_candidates(V: int) -> int: ...
 def solve_table_f32(
     Lr: npt.NDArray[np.float32], Lc: npt.NDArray[np.float32],
     current_rows: npt.NDArray[np.int32] | None, current_cols: npt.NDArray[np.int32] | None,

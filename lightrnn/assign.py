@@ -112,12 +112,10 @@ def _int_arg(name: str, value: Any, minimum: int, note: str = "") -> int:
 
 
 def auto_candidates(V: int) -> int:
-    """The solver's default candidate rows/columns per word for V words.
-
-    k = 5 is faster from 65,536 words (262,144: 30.2 -> 27.2 s), k = 4 below (4,096: median
-    0.046 vs 0.055 s; 16,384: 0.232 vs 0.259 s); benchmarks/solver.py, 2 threads.
-    """
-    return 5 if V >= 65536 else 4
+    """The solver's default candidate rows/columns per word for V words (``k=0``): 4 below
+    65,536 words, 5 from there (the figures behind it are in ``cpp/assign/structured.hpp``).
+    ``solve_table`` applies it to the words left once words of flat costs are set aside."""
+    return int(_assign.auto_candidates(_int_arg("V", V, 0)))
 
 
 def _table_costs(L_r: Any, L_c: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -160,11 +158,12 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         current: the current table, (V, 2) cells or an object with ``.rows``/``.cols`` (a
             WordTable): used as the fallback cell of each word and scored.
         k: candidate rows and columns per word in the first round; 0 (default):
-            ``auto_candidates(V)``, 4 below 65,536 words and 5 from there.
+            ``auto_candidates`` of the words whose costs are not flat.
         max_rounds: column-generation rounds before giving up (the result is then uncertified).
         max_add_per_word: most-violating cells added per word per round.
         threads: threads for candidates and pricing (0 = all cores, at most 8; at most 256 are used).
-        method: "auto", "auction" (epsilon-scaling auction then shortest paths) or "ssp".
+        method: "auto" (the auction on a table without empty cells, else shortest paths),
+            "auction" (epsilon-scaling auction then shortest paths) or "ssp".
         rel_tol: a cell prices out when it beats a word's dual u by more than
             rel_tol * (|u| + |min L_r[w]| + |min L_c[w]|) (finite, >= 0).
         max_seconds: time budget (None = none). When it runs out, the best table found so far
@@ -178,6 +177,10 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         TableSolution with ``rows``, ``cols`` (V,) int32 and the objective, the objective of
         ``current``, the certificate (``lower_bound``, ``gap``, ``certified``), the pricing
         rounds, why they stopped (``stopped``) and the time of each phase.
+
+    Words whose costs are the same in every cell (a sampled loss pass leaves the words it did not
+    see at zero) cost the same anywhere: they are set aside, the others solved over the whole
+    table, and they fill the cells left, each keeping its ``current`` cell when it is free.
 
     Never forms the V x (R*C) cost matrix: memory is O(V (k^2 + added cells)) beside the inputs.
 
@@ -224,7 +227,7 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
     fn = _assign.solve_table_f32 if L_r.dtype == np.float32 else _assign.solve_table_f64
     # Costs whose table could cost more than float64 holds are refused by the core (naming the
     # entry); it checks them in the pass that picks the candidates, at no extra cost.
-    d = fn(L_r, L_c, cr, cc, R, C, k or auto_candidates(V), max_rounds, max_add_per_word, threads, rel_tol, method,
+    d = fn(L_r, L_c, cr, cc, R, C, k, max_rounds, max_add_per_word, threads, rel_tol, method,
            max_seconds, gap_tol)
     total = time.perf_counter() - t0
     return TableSolution(

@@ -197,8 +197,8 @@ def test_solve_table_crowded_losses_equal_dense_scipy(with_current):
 def test_solve_table_with_empty_cells_and_flat_words_equals_dense_scipy(with_current):
     """A vocabulary that is not a square (V = 3,000 in 55 x 55 cells: 25 stay empty), above the
     size where every cell is a candidate, with words that never occurred (the same cost in every
-    cell): the exact rounds solve the rectangular problem, the flat words share the cheapest
-    cells; the optimum must still be the dense one, and twice the same."""
+    cell): those are set aside and fill the cells the others leave, each keeping its current cell
+    when that is free; the optimum must still be the dense one, and twice the same."""
     V = 3000
     L_r, L_c, R, C = lightrnn_problem(V, seed=21)
     assert R * C - V == 25
@@ -214,6 +214,32 @@ def test_solve_table_with_empty_cells_and_flat_words_equals_dense_scipy(with_cur
     assert np.unique(sol.rows.astype(np.int64) * C + sol.cols).size == V
     again = solve_table(L_r, L_c, current=current)
     assert np.array_equal(again.rows, sol.rows) and np.array_equal(again.cols, sol.cols)
+    if with_current:
+        cells = sol.rows.astype(np.int64) * C + sol.cols
+        cur = current[:, 0].astype(np.int64) * C + current[:, 1]
+        free = ~np.isin(cur[-45:], cells[:-45])  # flat words whose current cell no other word took
+        assert free.any() and (cells[-45:][free] == cur[-45:][free]).all()
+
+
+def test_solve_table_mostly_flat_words_like_a_sampled_pass():
+    """A sampled loss pass leaves most words unseen (all-zero costs): 70% flat words in a 40 x 40
+    table.  The others are solved over the whole table, optimum and bound equal the dense
+    optimum; the flat words keep their current cells where free."""
+    rng = np.random.default_rng(8)
+    V, R, C = 1600, 40, 40
+    L_r, L_c = _real_shaped(rng, V, R, C)
+    flat = rng.random(V) < 0.7
+    L_r[flat], L_c[flat] = 0.0, 0.0
+    current = random_table(rng, V, R, C)
+    sol = solve_table(L_r, L_c, current=current)
+    ref = dense_optimum(L_r, L_c)
+    assert sol.certified and sol.objective == pytest.approx(ref, rel=1e-9)
+    assert sol.lower_bound <= ref and sol.lower_bound == pytest.approx(ref, rel=1e-9)
+    cells = sol.rows.astype(np.int64) * C + sol.cols
+    assert np.unique(cells).size == V
+    cur = current[:, 0].astype(np.int64) * C + current[:, 1]
+    kept = ~np.isin(cur[flat], cells[~flat])
+    assert (cells[flat][kept] == cur[flat][kept]).all()
 
 
 def test_solve_table_warm_start_methods_and_determinism():
@@ -485,11 +511,14 @@ def test_max_seconds_returns_the_best_table_so_far_with_its_bound():
     L_r, L_c = _real_shaped(rng, 1500, 39, 40)
     current = random_table(rng, 1500, 39, 40)
     ref = dense_optimum(L_r, L_c)
-    # Out of time before the first round ends: the current table, no bound.
+    # Out of time before the first round ends: the current table, with the bound of the
+    # relaxation where words may share cells (each word in its cheapest row and column).
     sol = solve_table(L_r, L_c, current=current, max_seconds=1e-9)
     assert sol.stopped == "max_seconds" and not sol.certified
     assert (sol.rows == current[:, 0]).all() and (sol.cols == current[:, 1]).all()
-    assert sol.lower_bound == -np.inf and sol.objective == sol.current_objective
+    relaxed = L_r.min(axis=1).sum() + L_c.min(axis=1).sum()
+    assert sol.lower_bound == pytest.approx(relaxed, rel=1e-12) and sol.lower_bound <= ref
+    assert sol.objective == sol.current_objective
     # A generous budget changes nothing.
     full = solve_table(L_r, L_c, current=current, max_seconds=600)
     assert full.stopped == "optimal" and full.objective == pytest.approx(ref, rel=1e-9)

@@ -261,8 +261,8 @@ def test_solver_budget_flags_reach_the_report(tiny_encoded, tmp_path):
     assert main(base + ["--max-seconds", "1e-9"]) == 0  # out of time at once: the current table
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["solver"]["stopped"] == "max_seconds" and rep["words_moved"] == 0
-    assert rep["solver"]["lower_bound"] is None and rep["solver"]["gap"] is None  # strict JSON
-    assert "Infinity" not in (tmp_path / "r.json").read_text()
+    assert rep["solver"]["lower_bound"] <= exact["lower_bound"] and rep["solver"]["gap"] >= 0
+    assert "Infinity" not in (tmp_path / "r.json").read_text()  # strict JSON
     assert WordTable.load(tmp_path / "t.npz") == model.table
     assert main(base + ["--gap-tol", "0.5"]) == 0
     loose = json.loads((tmp_path / "r.json").read_text())["solver"]

@@ -164,6 +164,52 @@ bool certify(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C, const in
     return gap <= tol * obj.abs_total;
 }
 
+// The error for costs whose table could cost more than float64 holds, naming word `arg`'s largest entry.
+template <typename T>
+[[noreturn]] void throw_costs_too_large(const T* Lr, const T* Lc, int32_t R, int32_t C, int64_t arg) {
+    const T* lr = Lr + arg * R;
+    const T* lc = Lc + arg * C;
+    auto abs_less = [](T x, T y) { return std::abs(static_cast<double>(x)) < std::abs(static_cast<double>(y)); };
+    const T* er = std::max_element(lr, lr + R, abs_less);
+    const T* ec = std::max_element(lc, lc + C, abs_less);
+    const bool in_r = std::abs(static_cast<double>(*er)) >= std::abs(static_cast<double>(*ec));
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", static_cast<double>(in_r ? *er : *ec));
+    throw std::invalid_argument(std::string("costs too large: ") + (in_r ? "L_r[" : "L_c[") + std::to_string(arg) +
+                                ", " + std::to_string(in_r ? er - lr : ec - lc) + "] = " + buf +
+                                ", and the sum over words of each word's largest |L_r| + |L_c| overflows "
+                                "float64 (a table's cost could be infinite); scale the costs down");
+}
+
+// The checks TableSolver makes in its candidate pass (same messages), over every word: for a
+// solve that sets some words aside, so that errors name the words as the caller numbers them.
+template <typename T>
+void check_costs(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C) {
+    double total = 0.0, largest = 0.0;
+    int64_t arg = 0;
+    for (int64_t w = 0; w < V; ++w) {
+        double ar = 0.0, ac = 0.0;
+        bool finite = true;
+        for (int32_t i = 0; i < R; ++i) {
+            finite &= std::isfinite(static_cast<double>(Lr[w * R + i]));
+            ar = std::max(ar, std::abs(static_cast<double>(Lr[w * R + i])));
+        }
+        for (int32_t j = 0; j < C; ++j) {
+            finite &= std::isfinite(static_cast<double>(Lc[w * C + j]));
+            ac = std::max(ac, std::abs(static_cast<double>(Lc[w * C + j])));
+        }
+        if (!finite)
+            throw std::invalid_argument("costs of word " + std::to_string(w) +
+                                        " are not all finite (NaN and +-inf are invalid in a table)");
+        total += ar + ac;
+        if (ar + ac > largest) {
+            largest = ar + ac;
+            arg = w;
+        }
+    }
+    if (!std::isfinite(total) || !std::isfinite(largest)) throw_costs_too_large(Lr, Lc, R, C, arg);
+}
+
 // The solve on costs whose magnitudes are known to be safe (solve_table below checks the options
 // and scales the costs when they are not).  One object per solve: the steps share the candidate
 // lists, the sparse graph and its solver state, and the incremental pricing state.
@@ -185,7 +231,7 @@ public:
           // needed).  Only tiny ones: past this size the candidates and pricing rounds are far
           // cheaper than the full graph (figures in docs/NOTES.md, "Every cell a candidate").
           dense_(static_cast<int64_t>(V) * n_cells_ <= (int64_t{1} << 16)),
-          k_(dense_ ? std::max(R, C) : std::max<int32_t>(1, opt.k)),
+          k_(dense_ ? std::max(R, C) : opt.k > 0 ? opt.k : auto_candidates(V)),
           exact_tol_(std::max(kCertRelTol, opt.rel_tol)) {
         interrupted_ = [this]() {
             if (user_interrupted_ && user_interrupted_()) return true;
@@ -211,8 +257,7 @@ public:
         check_magnitudes();
         if (opt_.greedy_seed && !dense_ && candidates_crowded()) greedy_seed();
         add_dummy_cells();
-        for (int32_t w = 0; w < V_; ++w)
-            if (flat_[w]) flat_words_.push_back(w);
+        relaxation_bound();
         res_.time_candidates = now() - t0;
         init_pricing_state();
         run_rounds();
@@ -244,9 +289,8 @@ private:
 
     // ---- Candidates (step 1): each row's candidate cells, sorted; per-word cost summaries.
     std::vector<std::vector<int32_t>> cells_;
-    std::vector<uint8_t> flat_, bad_;
+    std::vector<uint8_t> bad_;
     std::vector<double> lr_min_, lc_min_, word_abs_;
-    std::vector<int32_t> flat_words_;  // words whose costs are the same in every cell
 
     // ---- The sparse problem (step 2).
     Graph g_;
@@ -304,7 +348,6 @@ private:
     // magnitudes that decide scaling, the pricing tolerance and the certificate's rounding bounds.
     void scan_candidates() {
         cells_.assign(n_rows_, {});
-        flat_.assign(V_, 0);
         bad_.assign(V_, 0);
         lr_min_.resize(V_);
         lc_min_.resize(V_);
@@ -339,9 +382,6 @@ private:
         lc_min_[w] = static_cast<double>(c0);
         word_abs_[w] = std::max(std::abs(static_cast<double>(r0)), std::abs(static_cast<double>(r1))) +
                        std::max(std::abs(static_cast<double>(c0)), std::abs(static_cast<double>(c1)));
-        // A word whose costs are the same in every cell (e.g. it never occurred) is
-        // indifferent: it is priced like a dummy word (cheapest-priced cells).
-        flat_[w] = r0 == r1 && c0 == c1;
         smallest_k(lr, R_, k_, idx, rk);
         smallest_k(lc, C_, k_, idx, ck);
         auto& cw = cells_[w];
@@ -379,20 +419,7 @@ private:
     }
 
     // Names the largest entry of word `arg`, the word with the largest costs.
-    [[noreturn]] void throw_too_large(int64_t arg) const {
-        const T* lr = Lr_ + arg * R_;
-        const T* lc = Lc_ + arg * C_;
-        auto abs_less = [](T x, T y) { return std::abs(static_cast<double>(x)) < std::abs(static_cast<double>(y)); };
-        const T* er = std::max_element(lr, lr + R_, abs_less);
-        const T* ec = std::max_element(lc, lc + C_, abs_less);
-        const bool in_r = std::abs(static_cast<double>(*er)) >= std::abs(static_cast<double>(*ec));
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%.17g", static_cast<double>(in_r ? *er : *ec));
-        throw std::invalid_argument(std::string("costs too large: ") + (in_r ? "L_r[" : "L_c[") + std::to_string(arg) +
-                                    ", " + std::to_string(in_r ? er - lr : ec - lc) + "] = " + buf +
-                                    ", and the sum over words of each word's largest |L_r| + |L_c| overflows "
-                                    "float64 (a table's cost could be infinite); scale the costs down");
-    }
+    [[noreturn]] void throw_too_large(int64_t arg) const { throw_costs_too_large(Lr_, Lc_, R_, C_, arg); }
 
     // ---- Step 1b: greedy seed, for loss matrices where every word prefers the same few rows and
     // columns (early in training they are close to count x marginal): the k x k candidates of all
@@ -435,7 +462,7 @@ private:
                          res_.current_objective);
     }
 
-    // The greedy table: each word's cell (-1 for flat words) in `greedy_cell`; returns its cost.
+    // The greedy table: each word's cell in `greedy_cell`; returns its cost.
     double greedy_table(std::vector<int32_t>& greedy_cell) const {
         std::vector<double> spread(V_);
         parallel_blocks(V_, threads_, [&](int64_t b, int64_t e) {
@@ -454,7 +481,6 @@ private:
         std::vector<int32_t> row_free(R_, C_), open_rows;
         double greedy_total = 0.0;
         for (int32_t w : order) {
-            if (flat_[w]) continue;
             double best = kInf;
             const int32_t bcell = cheapest_open_cell(w, taken, row_free, open_rows, best);
             if (bcell < 0) continue;  // cannot happen (fewer words than cells); kept for safety
@@ -582,15 +608,10 @@ private:
         parallel_blocks(V_, threads_, [&](int64_t b, int64_t e) {
             WordScan s;
             for (int64_t w = b; w < e; ++w) {
-                if (flat_[w]) continue;  // priced below, together
                 const int32_t mcell = pass.exact ? match[w] : -1;
                 if (!skip_clean_word(w, mcell, pass)) price_word(w, mcell, pass, s);
             }
         });
-        // Not between auction phases (their added lists stay empty): words that cost the same
-        // everywhere tie on every cell, and ties make the auction's price wars long (figures in
-        // docs/NOTES.md, "Empty cells").
-        if (!flat_words_.empty() && pass.exact) price_flat_words(p, u);
         int64_t n_added = 0;
         for (int64_t w = 0; w < n_rows_; ++w) {
             for (int32_t cell : added_[w]) n_added += insert_sorted(cells_[w], cell);
@@ -764,34 +785,6 @@ private:
         s.other = other;
     }
 
-    // Flat words cost the same constant everywhere: their cheapest cells are the cheapest-priced
-    // cells, the same for all of them.  Each gets the cheapest (which violates for it if any cell
-    // does: a cell already among its arcs cannot, by dual feasibility) and a share of the next
-    // ones, dealt round-robin, so that together they reach max_add_per_word distinct cells each
-    // per round.  (All taking the same max_add_per_word cells made pricing need many more rounds;
-    // figures in docs/NOTES.md, "Empty cells".)
-    void price_flat_words(const double* p, const double* u) {
-        const std::vector<int32_t>& group = flat_words_;
-        const size_t per_word = static_cast<size_t>(std::max(1, opt_.max_add_per_word));
-        std::vector<std::pair<double, int32_t>> by_price(n_rows_);
-        for (int32_t c = 0; c < n_rows_; ++c) by_price[c] = {p[c], c};
-        const size_t keep = std::min(by_price.size(), per_word * group.size() + 1);
-        std::partial_sort(by_price.begin(), by_price.begin() + static_cast<std::ptrdiff_t>(keep), by_price.end());
-        for (size_t t = 0; t < group.size(); ++t) {
-            const int32_t d = group[t];
-            const double base = static_cast<double>(Lr_[int64_t(d) * R_]) + static_cast<double>(Lc_[int64_t(d) * C_]);
-            const double ud = u[d];
-            const double threshold = ud - tol_of(d, ud);
-            word_min_[d] = std::min(ud, base + by_price[0].first);
-            added_[d].clear();
-            if (base + by_price[0].first < threshold) added_[d].push_back(by_price[0].second);
-            for (size_t a = 1 + t; a < keep && added_[d].size() < per_word; a += group.size()) {
-                if (base + by_price[a].first >= threshold) break;  // sorted: no later one violates
-                added_[d].push_back(by_price[a].second);
-            }
-        }
-    }
-
     // Column generation between the first auction's phases (the PhaseHook): once eps is small
     // enough for the prices to mean something, price every word against them and add its
     // violating cells, so that the exact rounds that follow start from a graph that already holds
@@ -820,6 +813,19 @@ private:
     }
 
     // ---- Step 4: the certificate.
+
+    // The bound of the relaxation where words may share cells (each word in its cheapest row and
+    // column): it holds from the start, so a table returned before the first round ends has a
+    // finite gap, and it is tight when the words' favourite cells differ.  Each term is an exact
+    // double (a cost), so the compensated sum's proven error is all the rounding there is.
+    void relaxation_bound() {
+        CompensatedSum relaxed;
+        for (int32_t w = 0; w < V_; ++w) {
+            relaxed.add(lr_min_[w]);
+            relaxed.add(lc_min_[w]);
+        }
+        best_bound_ = relaxed.lower();
+    }
 
     // A proven lower bound on the optimum from the last exact pricing pass: for each word, its
     // minimum over all cells of cost + p (word_min) less the most its rounding can have hidden,
@@ -930,11 +936,13 @@ private:
     void first_solve() {
         bool auction = opt_.method == TableMethod::Auction;
         if (opt_.method == TableMethod::Auto) {
-            // Many words compete for the same cheap cells, which makes shortest-path searches
-            // from a cold start long; the auction spreads them by prices first.  Measured
-            // several times faster than shortest paths alone on LightRNN-shaped problems
-            // (figures in docs/NOTES.md, "The first solve"); tiny problems do not care.
-            auction = true;
+            // On a full table many words compete for the same cheap cells, which makes
+            // shortest-path searches from a cold start long; the auction spreads them by prices
+            // first.  With empty cells, even 0.5% of them, the auction's dummy words fight price
+            // wars over them while a search soon ends at a free cell: shortest paths alone are
+            // then faster, by 10-60x from 10% empty cells (figures in docs/NOTES.md, "The first
+            // solve").
+            auction = n_rows_ == V_;
         }
         CsrGraph view = g_.view(n_rows_, n_rows_);
         if (!auction) {
@@ -1041,6 +1049,92 @@ private:
 
 }  // namespace
 
+int32_t auto_candidates(int64_t V) { return V >= 65536 ? 5 : 4; }
+
+template <typename T>
+TableResult solve_checked(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C, const int32_t* current_rows,
+                          const int32_t* current_cols, const TableOptions& opt, const InterruptFn& interrupted);
+
+template <typename T>
+bool is_flat(const T* x, int32_t n) {
+    for (int32_t a = 1; a < n; ++a)
+        if (x[a] != x[0]) return false;
+    return true;
+}
+
+// Words whose costs are the same in every cell (a sampled loss pass leaves every word it did not
+// see at zero: three quarters of the words at 200k words and a 5% pass) cost the same wherever
+// they go.  The optimum is therefore the optimum of the other words alone over the whole table (a
+// rectangular problem, with many more cells than words), the flat words filling the cells left:
+// each keeps its current cell (cell w without a current table) when that is free, the others take
+// the free cells in order.  The bound is the reduced problem's plus the flat words' constant
+// costs, lowered by their rounding; the certificate is checked again on the whole table.
+template <typename T>
+TableResult solve_without_flat(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C, const int32_t* current_rows,
+                               const int32_t* current_cols, const std::vector<uint8_t>& flat, const TableOptions& opt,
+                               const InterruptFn& interrupted) {
+    check_costs(Lr, Lc, V, R, C);
+    std::vector<int32_t> kept;
+    for (int32_t w = 0; w < V; ++w)
+        if (!flat[w]) kept.push_back(w);
+    const int32_t Vk = static_cast<int32_t>(kept.size());
+    std::vector<T> lr(static_cast<size_t>(Vk) * R), lc(static_cast<size_t>(Vk) * C);
+    std::vector<int32_t> cr, cc;
+    for (int32_t a = 0; a < Vk; ++a) {
+        const int64_t w = kept[a];
+        std::copy(Lr + w * R, Lr + (w + 1) * R, lr.begin() + static_cast<int64_t>(a) * R);
+        std::copy(Lc + w * C, Lc + (w + 1) * C, lc.begin() + static_cast<int64_t>(a) * C);
+        if (current_rows) {
+            cr.push_back(current_rows[w]);
+            cc.push_back(current_cols[w]);
+        }
+    }
+    TableResult sub = solve_checked(lr.data(), lc.data(), Vk, R, C, current_rows ? cr.data() : nullptr,
+                                    current_rows ? cc.data() : nullptr, opt, interrupted);
+    lr = std::vector<T>();
+    lc = std::vector<T>();
+    TableResult res = std::move(sub);
+    std::vector<int32_t> rows(V, -1), cols(V, -1);
+    std::vector<uint8_t> taken(static_cast<size_t>(R) * C, 0);
+    for (int32_t a = 0; a < Vk; ++a) {
+        rows[kept[a]] = res.rows[a];
+        cols[kept[a]] = res.cols[a];
+        taken[static_cast<size_t>(res.rows[a]) * C + res.cols[a]] = 1;
+    }
+    CompensatedSum flat_cost;
+    for (int64_t w = 0; w < V; ++w) {
+        if (!flat[w]) continue;
+        flat_cost.add(static_cast<double>(Lr[w * R]) + static_cast<double>(Lc[w * C]));
+        const int64_t cell = current_rows ? static_cast<int64_t>(current_rows[w]) * C + current_cols[w] : w;
+        if (!taken[cell]) {
+            taken[cell] = 1;
+            rows[w] = static_cast<int32_t>(cell / C);
+            cols[w] = static_cast<int32_t>(cell % C);
+        }
+    }
+    int64_t free_cell = 0;
+    for (int64_t w = 0; w < V; ++w) {
+        if (rows[w] >= 0) continue;
+        while (taken[free_cell]) ++free_cell;
+        taken[free_cell] = 1;
+        rows[w] = static_cast<int32_t>(free_cell / C);
+        cols[w] = static_cast<int32_t>(free_cell % C);
+    }
+    res.rows = std::move(rows);
+    res.cols = std::move(cols);
+    res.objective = table_cost(Lr, Lc, V, R, C, res.rows.data(), res.cols.data());
+    res.current_objective = current_rows ? table_cost(Lr, Lc, V, R, C, current_rows, current_cols)
+                                         : std::numeric_limits<double>::quiet_NaN();
+    // Each flat word's cost is a sum of two doubles (within u of exact), then summed with a
+    // proven error: lowering by 2u of its absolute total (one ulp more for that subtraction's own
+    // rounding) covers the first rounding.
+    const double flat_lower = std::nextafter(flat_cost.lower() - 2.0 * kUnit * flat_cost.abs_total, -kInf);
+    if (res.lower_bound > -kInf) res.lower_bound = std::nextafter(res.lower_bound + flat_lower, -kInf);
+    res.certified = certify(Lr, Lc, V, R, C, res.rows.data(), res.cols.data(), res.lower_bound,
+                            std::max(kCertRelTol, opt.rel_tol));
+    return res;
+}
+
 // Checks what the solve cannot handle (bad options, a current table outside the table or with
 // two words in a cell), then solves; costs so large that prices could overflow are solved on a
 // copy scaled by a power of two, and the result is stated in the original costs.
@@ -1077,6 +1171,16 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
             s = 1;
         }
     }
+    std::vector<uint8_t> flat(static_cast<size_t>(V));
+    int64_t n_flat = 0;
+    for (int64_t w = 0; w < V; ++w) n_flat += flat[w] = is_flat(Lr + w * R, R) && is_flat(Lc + w * C, C);
+    if (n_flat > 0) return solve_without_flat(Lr, Lc, V, R, C, current_rows, current_cols, flat, opt, interrupted);
+    return solve_checked(Lr, Lc, V, R, C, current_rows, current_cols, opt, interrupted);
+}
+
+template <typename T>
+TableResult solve_checked(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C, const int32_t* current_rows,
+                          const int32_t* current_cols, const TableOptions& opt, const InterruptFn& interrupted) {
     try {
         return TableSolver<T>(Lr, Lc, V, R, C, current_rows, current_cols, opt, interrupted).solve();
     } catch (const NeedsScaling& ns) {

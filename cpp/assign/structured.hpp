@@ -4,12 +4,15 @@
 // map of words into cells of minimum total cost, exactly, without ever forming the V x (R*C) cost
 // matrix (at V = 10^6 that would be 10^12 entries).
 //
+// Words whose costs are the same in every cell (flat: a sampled loss pass leaves the words it did
+// not see at zero) are set aside first: they cost the same anywhere, so the optimum is that of the
+// other words over the whole table, the flat words filling the cells left.
 // Method: column generation (delayed pricing) on the bipartite matching LP.
 //   1. Candidates: each word's k cheapest rows x k cheapest columns, plus a cell that makes a
 //      complete matching certain (the current table's cell, else the frequency-order cell).
 //      O(V (R + C)) with nth_element.
-//   2. Solve the sparse problem exactly (sparse_lap.hpp: shortest augmenting paths, or auction
-//      then shortest paths), warm-started from the previous round's matching and prices.  The
+//   2. Solve the sparse problem exactly (sparse_lap.hpp: shortest augmenting paths, or, on a
+//      table without empty cells, auction then shortest paths), warm-started from the previous round's matching and prices.  The
 //      first solve's auction also prices every word between its last phases (at eps <= 1e-6 of
 //      the cost range) and adds the violating cells there, where more arcs cost little.
 //   3. Pricing: with the cell prices p >= 0 and word duals u of the sparse optimum, a cell (i, j)
@@ -52,7 +55,8 @@ namespace lightrnn {
 enum class TableMethod { Auto = 0, ShortestPath = 1, Auction = 2 };
 
 struct TableOptions {
-    int32_t k = 4;                 // candidate rows and columns per word (lightrnn.assign.auto_candidates picks)
+    int32_t k = 0;                 // candidate rows and columns per word; 0: auto_candidates(words left
+                                   // once the words of flat costs are set aside)
     int32_t max_rounds = 500;      // pricing rounds before giving up (result then uncertified)
     int32_t max_add_per_word = 8;  // most-violating cells added per word per round
     int32_t threads = 0;           // 0 = hardware concurrency (capped at 8); at most 256 are used
@@ -85,6 +89,11 @@ struct TableResult {
     bool greedy_seeded = false;       // the candidates crowded fewer cells than words: greedy cells added
     double time_candidates = 0.0, time_solve = 0.0, time_pricing = 0.0;  // seconds
 };
+
+// The default candidate rows and columns per word for a problem of V words: 5 from 65,536 words
+// (262,144: 30.2 -> 27.2 s), 4 below (4,096: median 0.046 vs 0.055 s; 16,384: 0.232 vs 0.259 s);
+// benchmarks/solver.py, 2 threads.
+int32_t auto_candidates(int64_t V);
 
 // Throws std::invalid_argument for bad sizes or options (max_rounds < 1, threads < 0, k < 0,
 // max_add_per_word < 1, rel_tol, max_seconds or gap_tol not finite or < 0), a current table outside the table or with two
