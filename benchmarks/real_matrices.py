@@ -16,6 +16,9 @@ Problems (`--only NAME,...` builds a subset):
 - bvall-e0.125: every word of the training split (min_count 1: about 435,000, 660 x 660);
 - ptb-r1 .. ptb-r8: PTB's reallocations from a finished default workflow run, copied from its
   results directory (`--ptb-results results`; skipped when it has none);
+- PREFIX-r1 ..: the reallocations of another finished workflow run (`--workflow
+  results/bigvocab:bv200k-s0.05`: config/bigvocab.yaml's two reallocations, each from a 5% sampled
+  pass that leaves three quarters of the 201,216 words unseen);
 - PREFIX-r1 ..: the reallocations of a bootstrap directory of checkpoints (`--checkpoints DIR
   --train-npy train.npy --prefix ptb13`, e.g. from `benchmarks/bootstrap_ptb.py`): the loss pass
   of each round's checkpoint with the table it trained with.
@@ -133,16 +136,16 @@ def from_checkpoints(ckdir: Path, train: Path, prefix: str, out: Path, threads: 
     return names
 
 
-def copy_ptb(results: Path, out: Path) -> list[str]:
-    """PTB's reallocations of a finished workflow run: losses_r.npz with the table they were
-    computed with (tables/table_{r-1}.npz)."""
+def copy_workflow(results: Path, out: Path, prefix: str = "ptb") -> list[str]:
+    """The reallocations of a finished workflow run, named PREFIX-rN: losses_r.npz with the table
+    they were computed with (tables/table_{r-1}.npz)."""
     names = []
     for losses in sorted((results / "realloc").glob("losses_*.npz")):
         r = int(losses.stem.split("_")[1])
         table = results / "tables" / f"table_{r - 1}.npz"
         if not table.exists():
             continue
-        name = f"ptb-r{r}"
+        name = f"{prefix}-r{r}"
         with problem_dir(out, name, {"source": str(losses)}) as tmp:
             shutil.copyfile(losses, tmp / "losses.npz")
             shutil.copyfile(table, tmp / "table.npz")
@@ -160,6 +163,9 @@ def main() -> None:
                     "(checkpoint_r.pt of every round), named PREFIX-rN; needs --train-npy")
     ap.add_argument("--train-npy", help="with --checkpoints: the encoded training split the rounds trained on")
     ap.add_argument("--prefix", default="ptb13", help="with --checkpoints: problem name prefix")
+    ap.add_argument("--workflow", action="append", default=[], metavar="DIR:PREFIX",
+                    help="also: the reallocations of another finished workflow run, named PREFIX-rN "
+                    "(e.g. results/bigvocab:bv200k-s0.05, the large-vocabulary run's sampled passes)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads for training and the loss pass")
     args = ap.parse_args()
     out = Path(args.out)
@@ -168,15 +174,21 @@ def main() -> None:
     work.mkdir(exist_ok=True)
     only = set(args.only.split(",")) if args.only else None
     if only is None or any(n.startswith("ptb") for n in only):
-        names = copy_ptb(Path(args.ptb_results), out)
+        names = copy_workflow(Path(args.ptb_results), out)
         print(f"PTB: {len(names)} problems from {args.ptb_results}" if names else
               f"PTB: no finished workflow run in {args.ptb_results} (run `snakemake --cores 2` first)", flush=True)
+    for spec in args.workflow:
+        results, _, prefix = spec.rpartition(":")
+        if not results or not prefix:
+            sys.exit(f"--workflow {spec!r}: expected DIR:PREFIX")
+        names = copy_workflow(Path(results), out, prefix)
+        print(f"{prefix}: {len(names)} problems from {results}", flush=True)
     if args.checkpoints:
         if not args.train_npy:
             sys.exit("--checkpoints needs --train-npy")
         from_checkpoints(Path(args.checkpoints), Path(args.train_npy), args.prefix, out, args.threads)
-        if only is None:
-            return
+    if (args.checkpoints or args.workflow) and only is None:
+        return  # only the problems asked for; --only names the large-vocabulary ones to build too
     corpus = Path(args.corpus)
     for name, (size, epochs) in BIGVOCAB.items():
         if only is not None and name not in only:

@@ -29,7 +29,7 @@ Real problems: `--losses results/realloc/losses_1.npz` (written by `lightrnn rea
 by the workflow) times the same solvers on the loss matrices of a trained model instead, and
 `--losses-set benchmarks/out/real` on every problem of the set that `benchmarks/real_matrices.py`
 builds (each warm-started from the table its losses were computed with, as the workflow does).
-`--gap-tol` and `--max-seconds` pass the solver's budget options to ours.
+`--gap-tol` and `--max-seconds` pass the solver's budget options to ours, `--method` its first solve's algorithm.
 """
 from __future__ import annotations
 
@@ -157,15 +157,17 @@ def losses_vocab_size(path: str) -> int:
 
 def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losses: str | None = None,
            current: str | None = None, repeat: int = 1, kind: str = "peaked", deviation: float = 0.05,
-           budget: dict | None = None) -> dict:
+           opts: dict | None = None) -> dict:
     """Builds the problem, runs one solver `repeat` times, returns its figures (median time; run in
     a subprocess)."""
     if losses:
         L_r, L_c, R, C = load_losses(losses)
         V, dtype = L_r.shape[0], str(L_r.dtype)
+        # words the loss pass never saw (flat costs): the solver sets them aside
+        flat = int(((L_r.min(1) == L_r.max(1)) & (L_c.min(1) == L_c.max(1))).sum())
     else:
         L_r, L_c, R, C = lightrnn_problem(V, seed, np.dtype(dtype), kind, deviation)
-    res: dict = {"solver": name, "V": V, "R": R, "C": C, "dtype": dtype,
+    res: dict = {"solver": name, "V": V, "R": R, "C": C, "dtype": dtype, "flat_words": flat if losses else 0,
                  "problem": losses or ("synthetic" if kind == "peaked" else f"synthetic {kind} deviation={deviation}")}
     prep = None
     if name == "sparse":  # ours' first candidate graph: the same k as its automatic choice
@@ -188,7 +190,7 @@ def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losse
     times = []
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
-        rows, cols = solve_once(name, L_r, L_c, R, C, V, threads, k, cur, prep, res, budget or {})
+        rows, cols = solve_once(name, L_r, L_c, R, C, V, threads, k, cur, prep, res, opts or {})
         times.append(time.perf_counter() - t0)
     res["time"] = float(np.median(times))
     res["times"] = [round(t, 4) for t in times]
@@ -201,13 +203,13 @@ def worker(name: str, V: int, seed: int, dtype: str, threads: int, k: int, losse
 
 
 def solve_once(name: str, L_r: np.ndarray, L_c: np.ndarray, R: int, C: int, V: int, threads: int, k: int,
-               current, prep, res: dict, budget: dict) -> tuple[np.ndarray, np.ndarray]:
+               current, prep, res: dict, opts: dict) -> tuple[np.ndarray, np.ndarray]:
     """One solve by `name` (ours warm-started from the WordTable `current`, if any); returns each
     word's (row, col) and adds ours' figures to `res`."""
     if name == "ours":
         from lightrnn.assign import solve_table
 
-        sol = solve_table(L_r, L_c, current=current, threads=threads, k=k, **budget)
+        sol = solve_table(L_r, L_c, current=current, threads=threads, k=k, **opts)
         rows, cols = sol.rows, sol.cols
         res.update(certified=sol.certified, stopped=sol.stopped, rounds=sol.pricing_rounds,
                    lower_bound=sol.lower_bound if np.isfinite(sol.lower_bound) else None,
@@ -245,7 +247,7 @@ def run_one(name: str, V: int, args) -> dict:
         cmd += ["--losses", args.losses]
     if args.current:
         cmd += ["--current", args.current]
-    cmd += ["--gap-tol", str(args.gap_tol), "--max-seconds", str(args.max_seconds)]
+    cmd += ["--gap-tol", str(args.gap_tol), "--max-seconds", str(args.max_seconds), "--method", args.method]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:  # one slow solver must not lose the other rows
@@ -288,15 +290,16 @@ def main() -> None:
     ap.add_argument("--only-problems", help="with --losses-set: comma-separated problem names")
     ap.add_argument("--gap-tol", type=float, default=0.0, help="ours: stop at this proven relative gap (0 = exact)")
     ap.add_argument("--max-seconds", type=float, default=0.0, help="ours: time budget (0 = none)")
+    ap.add_argument("--method", default="auto", choices=["auto", "auction", "ssp"], help="ours: the first solve's algorithm")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.losses:
         sizes = [losses_vocab_size(args.losses)]
     if args.worker:
-        budget = {"gap_tol": args.gap_tol, "max_seconds": args.max_seconds or None}
+        opts = {"gap_tol": args.gap_tol, "max_seconds": args.max_seconds or None, "method": args.method}
         print(json.dumps(worker(args.worker, sizes[0], args.seed, args.dtype, args.threads, args.k, args.losses,
-                                args.current, args.repeat, args.kind, args.deviation, budget)))
+                                args.current, args.repeat, args.kind, args.deviation, opts)))
         return
     solvers = [s for s in args.solvers.split(",") if s]
     bad = [s for s in solvers if s not in SOLVERS]
@@ -356,7 +359,7 @@ def format_row(r: dict, ours: dict | None) -> str:
     if r["solver"] == "ours":
         lb = r["lower_bound"]
         gap = "none" if lb is None else f"{(r['objective'] - lb) / max(abs(r['objective']), 1e-300):.2e}"
-        notes += (f"certified={r['certified']} stopped={r.get('stopped')} rel.gap={gap} "
+        notes += (f"certified={r['certified']} stopped={r.get('stopped')} rel.gap={gap} flat={r.get('flat_words', 0)} "
                   f"rounds={r['rounds']} arcs={r['arcs']} {r['method']} {r['phases']} {r['dtype']}")
     elif ours is not None:
         rel = (r["objective"] - ours["objective"]) / max(abs(ours["objective"]), 1e-300)

@@ -938,11 +938,12 @@ private:
         if (opt_.method == TableMethod::Auto) {
             // On a full table many words compete for the same cheap cells, which makes
             // shortest-path searches from a cold start long; the auction spreads them by prices
-            // first.  With empty cells, even 0.5% of them, the auction's dummy words fight price
+            // first.  With empty cells, from 0.5% of them, the auction's dummy words fight price
             // wars over them while a search soon ends at a free cell: shortest paths alone are
             // then faster, by 10-60x from 10% empty cells (figures in docs/NOTES.md, "The first
-            // solve").
-            auction = n_rows_ == V_;
+            // solve").  A few empty cells (PTB with one word the loss pass did not see) keep
+            // the auction's advantage.
+            auction = (static_cast<int64_t>(n_rows_) - V_) * 1000 <= n_cells_;
         }
         CsrGraph view = g_.view(n_rows_, n_rows_);
         if (!auction) {
