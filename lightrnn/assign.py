@@ -158,11 +158,11 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         current: the current table, (V, 2) cells or an object with ``.rows``/``.cols`` (a
             WordTable): used as the fallback cell of each word and scored.
         k: candidate rows and columns per word in the first round; 0 (default):
-            ``auto_candidates`` of the words whose costs are not flat.
+            ``auto_candidates`` of the words solved (those not set aside as flat).
         max_rounds: column-generation rounds before giving up (the result is then uncertified).
         max_add_per_word: most-violating cells added per word per round.
         threads: threads for candidates and pricing (0 = all cores, at most 8; at most 256 are used).
-        method: "auto" (the auction on a table without empty cells, else shortest paths),
+        method: "auto" (the auction on a table at most 1% empty, else shortest paths),
             "auction" (epsilon-scaling auction then shortest paths) or "ssp".
         rel_tol: a cell prices out when it beats a word's dual u by more than
             rel_tol * (|u| + |min L_r[w]| + |min L_c[w]|) (finite, >= 0).
@@ -179,8 +179,9 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         rounds, why they stopped (``stopped``) and the time of each phase.
 
     Words whose costs are the same in every cell (a sampled loss pass leaves the words it did not
-    see at zero) cost the same anywhere: they are set aside, the others solved over the whole
-    table, and they fill the cells left, each keeping its ``current`` cell when it is free.
+    see at zero) cost the same anywhere: when they are at least a quarter of the words they are
+    set aside, the others solved over the whole table (on a copy of their costs), and they fill
+    the cells left, each keeping its ``current`` cell when it is free.
 
     Never forms the V x (R*C) cost matrix: memory is O(V (k^2 + added cells)) beside the inputs.
 

@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--bptt", type=int, default=35, help="tokens per batch per stream (default: 35)")
     p.add_argument("--candidates", type=int, default=0,
                    help="solver: candidate rows/cols per word; 0 = automatic, 4 below 65,536 words of non-flat costs, else 5 (default: 0)")
-    p.add_argument("--method", choices=("auto", "auction", "ssp"), default="auto", help="solver algorithm: auto = the auction on a table without empty cells, else ssp")
+    p.add_argument("--method", choices=("auto", "auction", "ssp"), default="auto", help="solver algorithm: auto = the auction on a table at most 1% empty, else ssp")
     p.add_argument("--sample", type=float, default=1.0,
                    help="fraction of the training tokens the loss pass reads, in evenly spread runs "
                         "(1 = all; default: 1)")

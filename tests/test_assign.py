@@ -197,8 +197,8 @@ def test_solve_table_crowded_losses_equal_dense_scipy(with_current):
 def test_solve_table_with_empty_cells_and_flat_words_equals_dense_scipy(with_current):
     """A vocabulary that is not a square (V = 3,000 in 55 x 55 cells: 25 stay empty), above the
     size where every cell is a candidate, with words that never occurred (the same cost in every
-    cell): those are set aside and fill the cells the others leave, each keeping its current cell
-    when that is free; the optimum must still be the dense one, and twice the same."""
+    cell; too few to be set aside, they are priced in the problem, dealt the cheapest cells
+    round-robin); the optimum must still be the dense one, and twice the same."""
     V = 3000
     L_r, L_c, R, C = lightrnn_problem(V, seed=21)
     assert R * C - V == 25
@@ -214,17 +214,12 @@ def test_solve_table_with_empty_cells_and_flat_words_equals_dense_scipy(with_cur
     assert np.unique(sol.rows.astype(np.int64) * C + sol.cols).size == V
     again = solve_table(L_r, L_c, current=current)
     assert np.array_equal(again.rows, sol.rows) and np.array_equal(again.cols, sol.cols)
-    if with_current:
-        cells = sol.rows.astype(np.int64) * C + sol.cols
-        cur = current[:, 0].astype(np.int64) * C + current[:, 1]
-        free = ~np.isin(cur[-45:], cells[:-45])  # flat words whose current cell no other word took
-        assert free.any() and (cells[-45:][free] == cur[-45:][free]).all()
 
 
 def test_solve_table_mostly_flat_words_like_a_sampled_pass():
     """A sampled loss pass leaves most words unseen (all-zero costs): 70% flat words in a 40 x 40
-    table.  The others are solved over the whole table, optimum and bound equal the dense
-    optimum; the flat words keep their current cells where free."""
+    table, enough to be set aside.  The others are solved over the whole table, optimum and bound
+    equal the dense optimum; the flat words keep their current cells where free."""
     rng = np.random.default_rng(8)
     V, R, C = 1600, 40, 40
     L_r, L_c = _real_shaped(rng, V, R, C)
@@ -334,7 +329,7 @@ def test_solve_table_k_zero_is_automatic_and_negative_k_is_refused():
 
 def test_auto_method_auction_only_for_a_nearly_full_table():
     """The auction's dummy words fight price wars over empty cells: "auto" runs it for tables with
-    at most 0.1% empty cells (counted after flat words are set aside), else shortest paths."""
+    at most 1% empty cells (counted after flat words are set aside), else shortest paths."""
     L_r, L_c, R, C = lightrnn_problem(2500, seed=9)  # 50 x 50: full
     assert solve_table(L_r, L_c).method == "auction+ssp"
     assert solve_table(L_r[:-50], L_c[:-50]).method == "ssp"  # 2% empty

@@ -257,6 +257,8 @@ public:
         check_magnitudes();
         if (opt_.greedy_seed && !dense_ && candidates_crowded()) greedy_seed();
         add_dummy_cells();
+        for (int32_t w = 0; w < V_; ++w)
+            if (flat_[w]) flat_words_.push_back(w);
         relaxation_bound();
         res_.time_candidates = now() - t0;
         init_pricing_state();
@@ -289,8 +291,9 @@ private:
 
     // ---- Candidates (step 1): each row's candidate cells, sorted; per-word cost summaries.
     std::vector<std::vector<int32_t>> cells_;
-    std::vector<uint8_t> bad_;
+    std::vector<uint8_t> flat_, bad_;
     std::vector<double> lr_min_, lc_min_, word_abs_;
+    std::vector<int32_t> flat_words_;  // words whose costs are the same in every cell
 
     // ---- The sparse problem (step 2).
     Graph g_;
@@ -355,6 +358,7 @@ private:
     // magnitudes that decide scaling, the pricing tolerance and the certificate's rounding bounds.
     void scan_candidates() {
         cells_.assign(n_rows_, {});
+        flat_.assign(V_, 0);
         bad_.assign(V_, 0);
         lr_min_.resize(V_);
         lc_min_.resize(V_);
@@ -389,6 +393,9 @@ private:
         lc_min_[w] = static_cast<double>(c0);
         word_abs_[w] = std::max(std::abs(static_cast<double>(r0)), std::abs(static_cast<double>(r1))) +
                        std::max(std::abs(static_cast<double>(c0)), std::abs(static_cast<double>(c1)));
+        // A word whose costs are the same in every cell (one a full pass missed; solve_table sets
+        // them aside when they are many) is indifferent: priced like a dummy word.
+        flat_[w] = r0 == r1 && c0 == c1;
         smallest_k(lr, R_, k_, idx, rk);
         smallest_k(lc, C_, k_, idx, ck);
         auto& cw = cells_[w];
@@ -469,7 +476,7 @@ private:
                          res_.current_objective);
     }
 
-    // The greedy table: each word's cell in `greedy_cell`; returns its cost.
+    // The greedy table: each word's cell (-1 for flat words) in `greedy_cell`; returns its cost.
     double greedy_table(std::vector<int32_t>& greedy_cell) const {
         std::vector<double> spread(V_);
         parallel_blocks(V_, threads_, [&](int64_t b, int64_t e) {
@@ -488,6 +495,7 @@ private:
         std::vector<int32_t> row_free(R_, C_), open_rows;
         double greedy_total = 0.0;
         for (int32_t w : order) {
+            if (flat_[w]) continue;
             double best = kInf;
             const int32_t bcell = cheapest_open_cell(w, taken, row_free, open_rows, best);
             if (bcell < 0) continue;  // cannot happen (fewer words than cells); kept for safety
@@ -615,10 +623,15 @@ private:
         parallel_blocks(V_, threads_, [&](int64_t b, int64_t e) {
             WordScan s;
             for (int64_t w = b; w < e; ++w) {
+                if (flat_[w]) continue;  // priced below, together
                 const int32_t mcell = pass.exact ? match[w] : -1;
                 if (!skip_clean_word(w, mcell, pass)) price_word(w, mcell, pass, s);
             }
         });
+        // Not between auction phases (their added lists stay empty): words that cost the same
+        // everywhere tie on every cell, and ties make the auction's price wars long (figures in
+        // docs/NOTES.md, "Empty cells").
+        if (!flat_words_.empty() && pass.exact) price_flat_words(p, u);
         int64_t n_added = 0;
         for (int64_t w = 0; w < n_rows_; ++w) {
             for (int32_t cell : added_[w]) n_added += insert_sorted(cells_[w], cell);
@@ -792,6 +805,34 @@ private:
         s.other = other;
     }
 
+    // Flat words cost the same constant everywhere: their cheapest cells are the cheapest-priced
+    // cells, the same for all of them.  Each gets the cheapest (which violates for it if any cell
+    // does: a cell already among its arcs cannot, by dual feasibility) and a share of the next
+    // ones, dealt round-robin, so that together they reach max_add_per_word distinct cells each
+    // per round.  (All taking the same max_add_per_word cells made pricing need many more rounds;
+    // figures in docs/NOTES.md, "Empty cells".)
+    void price_flat_words(const double* p, const double* u) {
+        const std::vector<int32_t>& group = flat_words_;
+        const size_t per_word = static_cast<size_t>(std::max(1, opt_.max_add_per_word));
+        std::vector<std::pair<double, int32_t>> by_price(n_rows_);
+        for (int32_t c = 0; c < n_rows_; ++c) by_price[c] = {p[c], c};
+        const size_t keep = std::min(by_price.size(), per_word * group.size() + 1);
+        std::partial_sort(by_price.begin(), by_price.begin() + static_cast<std::ptrdiff_t>(keep), by_price.end());
+        for (size_t t = 0; t < group.size(); ++t) {
+            const int32_t d = group[t];
+            const double base = static_cast<double>(Lr_[int64_t(d) * R_]) + static_cast<double>(Lc_[int64_t(d) * C_]);
+            const double ud = u[d];
+            const double threshold = ud - tol_of(d, ud);
+            word_min_[d] = std::min(ud, base + by_price[0].first);
+            added_[d].clear();
+            if (base + by_price[0].first < threshold) added_[d].push_back(by_price[0].second);
+            for (size_t a = 1 + t; a < keep && added_[d].size() < per_word; a += group.size()) {
+                if (base + by_price[a].first >= threshold) break;  // sorted: no later one violates
+                added_[d].push_back(by_price[a].second);
+            }
+        }
+    }
+
     // Column generation between the first auction's phases (the PhaseHook): once eps is small
     // enough for the prices to mean something, price every word against them and add its
     // violating cells, so that the exact rounds that follow start from a graph that already holds
@@ -945,12 +986,12 @@ private:
         if (opt_.method == TableMethod::Auto) {
             // On a full table many words compete for the same cheap cells, which makes
             // shortest-path searches from a cold start long; the auction spreads them by prices
-            // first.  With empty cells, from 0.5% of them, the auction's dummy words fight price
-            // wars over them while a search soon ends at a free cell: shortest paths alone are
-            // then faster, by 10-60x from 10% empty cells (figures in docs/NOTES.md, "The first
-            // solve").  A few empty cells (PTB with one word the loss pass did not see) keep
-            // the auction's advantage.
-            auction = (static_cast<int64_t>(n_rows_) - V_) * 1000 <= n_cells_;
+            // first.  With many empty cells the auction's dummy words fight price wars over them
+            // while a search soon ends at a free cell: shortest paths alone are faster, by 10-60x
+            // from 10% empty cells.  Up to 1% empty the auction keeps its advantage on real
+            // losses (200,000 words, 0.35% empty: proven within 3.1% of the optimum after 300 s,
+            // against 10.2%; figures in docs/NOTES.md, "The first solve").
+            auction = (static_cast<int64_t>(n_rows_) - V_) * 100 <= n_cells_;
         }
         CsrGraph view = g_.view(n_rows_, n_rows_);
         if (!auction) {
@@ -1072,7 +1113,7 @@ bool is_flat(const T* x, int32_t n) {
 
 // Words whose costs are the same in every cell (a sampled loss pass leaves every word it did not
 // see at zero: three quarters of the words at 200k words and a 5% pass) cost the same wherever
-// they go.  The optimum is therefore the optimum of the other words alone over the whole table (a
+// they go (solve_table sets them aside when they are at least a quarter of the words).  The optimum is therefore the optimum of the other words alone over the whole table (a
 // rectangular problem, with many more cells than words), the flat words filling the cells left:
 // each keeps its current cell (cell w without a current table) when that is free, the others take
 // the free cells in order.  The bound is the reduced problem's plus the flat words' constant
@@ -1182,7 +1223,11 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     std::vector<uint8_t> flat(static_cast<size_t>(V));
     int64_t n_flat = 0;
     for (int64_t w = 0; w < V; ++w) n_flat += flat[w] = is_flat(Lr + w * R, R) && is_flat(Lc + w * C, C);
-    if (n_flat > 0) return solve_without_flat(Lr, Lc, V, R, C, current_rows, current_cols, flat, opt, interrupted);
+    // Setting words aside copies the others' costs: worth it when many are flat (a sampled pass:
+    // three quarters of the words at 200,000), not for a handful (the 5 of 435,094 words a full
+    // pass missed would copy 4.6 GB); a few flat words are priced like any other.
+    if (n_flat > 0 && n_flat * 4 >= V)
+        return solve_without_flat(Lr, Lc, V, R, C, current_rows, current_cols, flat, opt, interrupted);
     return solve_checked(Lr, Lc, V, R, C, current_rows, current_cols, opt, interrupted);
 }
 

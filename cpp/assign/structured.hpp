@@ -5,14 +5,15 @@
 // matrix (at V = 10^6 that would be 10^12 entries).
 //
 // Words whose costs are the same in every cell (flat: a sampled loss pass leaves the words it did
-// not see at zero) are set aside first: they cost the same anywhere, so the optimum is that of the
-// other words over the whole table, the flat words filling the cells left.
+// not see at zero) are set aside first when they are at least a quarter of the words: they cost
+// the same anywhere, so the optimum is that of the other words over the whole table, the flat
+// words filling the cells left (memory: a copy of the other words' costs).
 // Method: column generation (delayed pricing) on the bipartite matching LP.
 //   1. Candidates: each word's k cheapest rows x k cheapest columns, plus a cell that makes a
 //      complete matching certain (the current table's cell, else the frequency-order cell).
 //      O(V (R + C)) with nth_element.
 //   2. Solve the sparse problem exactly (sparse_lap.hpp: shortest augmenting paths, or, on a
-//      table without empty cells, auction then shortest paths), warm-started from the previous round's matching and prices.  The
+//      table at most 1% empty, auction then shortest paths), warm-started from the previous round's matching and prices.  The
 //      first solve's auction also prices every word between its last phases (at eps <= 1e-6 of
 //      the cost range) and adds the violating cells there, where more arcs cost little.
 //   3. Pricing: with the cell prices p >= 0 and word duals u of the sparse optimum, a cell (i, j)
