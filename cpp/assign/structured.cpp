@@ -1113,11 +1113,12 @@ bool is_flat(const T* x, int32_t n) {
 
 // Words whose costs are the same in every cell (a sampled loss pass leaves every word it did not
 // see at zero: three quarters of the words at 200k words and a 5% pass) cost the same wherever
-// they go (solve_table sets them aside when they are at least a quarter of the words).  The optimum is therefore the optimum of the other words alone over the whole table (a
-// rectangular problem, with many more cells than words), the flat words filling the cells left:
-// each keeps its current cell (cell w without a current table) when that is free, the others take
-// the free cells in order.  The bound is the reduced problem's plus the flat words' constant
-// costs, lowered by their rounding; the certificate is checked again on the whole table.
+// they go; solve_table sets them aside when they are at least a quarter of the words.  The
+// optimum is the optimum of the other words alone over the whole table (a rectangular problem,
+// with many more cells than words), the flat words filling the cells left: each keeps its current
+// cell (cell w without a current table) when that is free, the others take the free cells in
+// order.  The bound is the reduced problem's plus the flat words' constant costs, lowered by their
+// rounding; the certificate is checked again on the whole table.
 template <typename T>
 TableResult solve_without_flat(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C, const int32_t* current_rows,
                                const int32_t* current_cols, const std::vector<uint8_t>& flat, const TableOptions& opt,
