@@ -4,8 +4,9 @@
 # LightRNN bootstrapped from a random table with two reallocations (config/bigvocab.yaml), the
 # full softmax, adaptive softmax and Slim peers (config/bigvocab-{full,adaptive,slim}.yaml),
 # LightRNN with Adam instead of SGD (config/bigvocab-adam.yaml) and beside it its control, the same
-# Adam run from the same random table never reallocated (config/bigvocab-kept.yaml). config/bigvocab-adaptive-adam.yaml
-# (the adaptive softmax with Adam) is one more group: `bash benchmarks/bigvocab_workflow.sh adaptive-adam`.
+# Adam run from the same random table never reallocated (config/bigvocab-kept.yaml).
+# config/bigvocab-adaptive-adam.yaml (the adaptive softmax with Adam) is one more group:
+# `bash benchmarks/bigvocab_workflow.sh adaptive-adam`.
 # Needs the corpus of benchmarks/make_bigvocab_corpus.py in data/bigvocab/. Each job's wall time
 # and peak memory are in results/bigvocab*/benchmarks/*.tsv (Snakemake's benchmark files); then
 #   snakemake --cores 1 --configfile config/bigvocab.yaml config/bigvocab-compare.yaml

@@ -181,12 +181,36 @@ template <typename T>
                                 "float64 (a table's cost could be infinite); scale the costs down");
 }
 
-// The checks TableSolver makes in its candidate pass (same messages), over every word: for a
-// solve that sets some words aside, so that errors name the words as the caller numbers them.
+// The checks of every solve, from each word's finiteness (`bad`) and largest |L_r| + |L_c|
+// (`word_abs`): throws std::invalid_argument for the first word whose costs are not all finite,
+// and for costs whose sum over words overflows (a table's cost could be infinite), naming the
+// largest entry.  Returns the largest word_abs.
 template <typename T>
-void check_costs(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C) {
+double check_word_magnitudes(const T* Lr, const T* Lc, int32_t R, int32_t C, const std::vector<uint8_t>& bad,
+                             const std::vector<double>& word_abs) {
+    const auto first_bad = std::find(bad.begin(), bad.end(), uint8_t{1});
+    if (first_bad != bad.end())
+        throw std::invalid_argument("costs of word " + std::to_string(first_bad - bad.begin()) +
+                                    " are not all finite (NaN and +-inf are invalid in a table)");
     double total = 0.0, largest = 0.0;
     int64_t arg = 0;
+    for (size_t w = 0; w < word_abs.size(); ++w) {
+        total += word_abs[w];
+        if (word_abs[w] > largest) {
+            largest = word_abs[w];
+            arg = static_cast<int64_t>(w);
+        }
+    }
+    if (!std::isfinite(total) || !std::isfinite(largest)) throw_costs_too_large(Lr, Lc, R, C, arg);
+    return largest;
+}
+
+// Those checks over every word, for a solve that sets some words aside (TableSolver makes them in
+// its candidate pass, on the words it is given): errors name the words as the caller numbers them.
+template <typename T>
+void check_costs(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C) {
+    std::vector<uint8_t> bad(static_cast<size_t>(V), 0);
+    std::vector<double> word_abs(static_cast<size_t>(V), 0.0);
     for (int64_t w = 0; w < V; ++w) {
         double ar = 0.0, ac = 0.0;
         bool finite = true;
@@ -198,16 +222,10 @@ void check_costs(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t C) {
             finite &= std::isfinite(static_cast<double>(Lc[w * C + j]));
             ac = std::max(ac, std::abs(static_cast<double>(Lc[w * C + j])));
         }
-        if (!finite)
-            throw std::invalid_argument("costs of word " + std::to_string(w) +
-                                        " are not all finite (NaN and +-inf are invalid in a table)");
-        total += ar + ac;
-        if (ar + ac > largest) {
-            largest = ar + ac;
-            arg = w;
-        }
+        bad[w] = !finite;
+        word_abs[w] = ar + ac;
     }
-    if (!std::isfinite(total) || !std::isfinite(largest)) throw_costs_too_large(Lr, Lc, R, C, arg);
+    check_word_magnitudes(Lr, Lc, R, C, bad, word_abs);
 }
 
 // The solve on costs whose magnitudes are known to be safe (solve_table below checks the options
@@ -410,20 +428,7 @@ private:
     // path lengths).  Throws std::invalid_argument for non-finite costs and for a sum that
     // overflows (it cannot be a table's cost), NeedsScaling when prices could overflow.
     void check_magnitudes() const {
-        const auto first_bad = std::find(bad_.begin(), bad_.end(), uint8_t{1});
-        if (first_bad != bad_.end())
-            throw std::invalid_argument("costs of word " + std::to_string(first_bad - bad_.begin()) +
-                                        " are not all finite (NaN and +-inf are invalid in a table)");
-        double total = 0.0, largest = 0.0;
-        int64_t arg = 0;
-        for (int64_t w = 0; w < V_; ++w) {
-            total += word_abs_[w];
-            if (word_abs_[w] > largest) {
-                largest = word_abs_[w];
-                arg = w;
-            }
-        }
-        if (!std::isfinite(total) || !std::isfinite(largest)) throw_too_large(arg);
+        const double largest = check_word_magnitudes(Lr_, Lc_, R_, C_, bad_, word_abs_);
         const double limit = std::numeric_limits<double>::max() / 64.0;
         if (largest > limit / (static_cast<double>(n_cells_) + 2.0)) {
             int shift = 0;
@@ -431,9 +436,6 @@ private:
             throw NeedsScaling{shift};
         }
     }
-
-    // Names the largest entry of word `arg`, the word with the largest costs.
-    [[noreturn]] void throw_too_large(int64_t arg) const { throw_costs_too_large(Lr_, Lc_, R_, C_, arg); }
 
     // ---- Step 1b: greedy seed, for loss matrices where every word prefers the same few rows and
     // columns (early in training they are close to count x marginal): the k x k candidates of all
