@@ -498,6 +498,24 @@ def test_real_shaped_losses_equal_dense_scipy(with_current):
         assert sol.objective == pytest.approx(ref, rel=1e-9)
 
 
+@pytest.mark.parametrize("max_add", [1, 2])
+def test_pruned_arcs_still_reach_the_dense_optimum(max_add):
+    """Warm rounds keep only each word's 3 x max_add_per_word arcs of least reduced cost (with its
+    matched and fallback cells): with one or two cells added a round the graph is pruned hard
+    every round, and the solve must still end, certified, at scipy's optimum."""
+    rng = np.random.default_rng(29)
+    for V, R, C in ((1000, 32, 32), (1500, 39, 40)):
+        L_r, L_c = _real_shaped(rng, V, R, C)
+        current = random_table(rng, V, R, C)
+        sol = solve_table(L_r, L_c, current=current, max_add_per_word=max_add)
+        ref = dense_optimum(L_r, L_c)
+        assert sol.certified and sol.stopped == "optimal" and sol.lower_bound <= ref
+        assert sol.objective == pytest.approx(ref, rel=1e-9)
+        # Pruned: a word holds about keep + its matched and fallback cells, not the 16 + rounds
+        # x max_add it would have accumulated.
+        assert sol.arcs < (3 * max_add + 5) * V
+
+
 def test_gap_tol_stops_early_with_a_proven_gap():
     rng = np.random.default_rng(5)
     L_r, L_c = _real_shaped(rng, 1500, 39, 40)

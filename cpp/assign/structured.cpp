@@ -351,6 +351,7 @@ private:
     std::vector<int32_t> round_rows_, round_cols_;
     double best_objective_ = kInf, best_bound_ = -kInf;
     bool first_ = true, restarted_ = false, restart_ = false;
+    bool prune_ = true;  // prune_arcs before each warm round, until the rounds add few cells
     // Warm rounds leave columns that end free with a positive price unsettled (the reverse
     // searches that settle them cost most of a warm round, and the next round's pricing does not
     // need them settled); the round after pricing adds nothing settles them, then prices again.
@@ -737,7 +738,13 @@ private:
             if (bound < best) s.rows_by_bound.emplace_back(bound, i);
             else other = std::min(other, bound);
         }
-        std::sort(s.rows_by_bound.begin(), s.rows_by_bound.end());
+        // Few rows: in order of their bound, so that `best` falls fastest.  Most of the rows (real
+        // early-training losses, where nearly every row is scanned): the least first and the
+        // rest as they come, which saves the sort (figures in docs/NOTES.md, "Pricing scans only
+        // the columns").  Either way a row whose bound is not below `best` is skipped.
+        auto& rb = s.rows_by_bound;
+        if (rb.size() * 4 <= static_cast<size_t>(R_)) std::sort(rb.begin(), rb.end());
+        else if (!rb.empty()) std::iter_swap(rb.begin(), std::min_element(rb.begin(), rb.end()));
         s.lrmin = lrmin;
         s.lrp_min = lrp_min;
         s.other = other;
@@ -772,9 +779,9 @@ private:
         if (s.dense) s.lc_all.assign(lc, lc + C_);
     }
 
-    // Rows in order of their lower bound on the live columns; stop at the first that cannot beat
-    // `best`.  Lowers best, collects the violating cells, and keeps `other` (exact rows scanned,
-    // the rest by their bound).
+    // The rows below `best` (see bound_rows for their order), on the live columns; a row whose
+    // bound is no longer below `best` is skipped.  Lowers best, collects the violating cells, and
+    // keeps `other` (exact rows scanned, the rest by their bound).
     void scan_rows(int64_t w, const double* p, WordScan& s) const {
         if (s.dense) return scan_rows_dense(w, p, s);
         const T* lr = Lr_ + w * R_;
@@ -786,7 +793,7 @@ private:
         for (const auto& [bound, i] : s.rows_by_bound) {
             if (bound >= best) {
                 other = std::min(other, bound);
-                break;
+                continue;
             }
             const double li = static_cast<double>(lr[i]);
             const double* pi = p + static_cast<int64_t>(i) * C_;
@@ -839,7 +846,7 @@ private:
         for (const auto& [bound, i] : s.rows_by_bound) {
             if (bound >= best) {
                 other = std::min(other, bound);
-                break;
+                continue;
             }
             const double li = static_cast<double>(lr[i]);
             const double* pi = p + static_cast<int64_t>(i) * C_;
@@ -1014,6 +1021,7 @@ private:
     void solve_round(int32_t round) {
         double t1 = now();
         const double pricing_before = res_.time_pricing;  // the first auction's passes count as pricing
+        if (prune_ && !first_ && !restart_) prune_arcs();
         build_graph(cells_, Lr_, Lc_, V_, R_, C_, g_);
         // The exact rounds solve the rectangular problem: V words into R*C cells, an empty cell
         // priced 0 (every shortest-path search ends at the nearest empty cell).  With dummy words
@@ -1040,6 +1048,35 @@ private:
         if (trace_)
             std::fprintf(stderr, "round %d solve %.3fs arcs %lld aug %lld bids %lld\n", round, now() - t1,
                          (long long)g_.indices.size(), (long long)st_.augmentations, (long long)st_.auction_bids);
+    }
+
+    // Keeps each word's arcs of least reduced cost at the last solve's duals (3 x max_add_per_word
+    // of them, with its matched and fallback cells): the cells pricing added long ago and that no
+    // longer come near the word's value only lengthen the searches.  The duals stay feasible and
+    // the matching stays in the graph, so the warm start holds; a dropped cell comes back when
+    // pricing finds it violating again.  On real losses the graph stays ~7x smaller, in the same
+    // number of rounds (figures in docs/NOTES.md, "Arcs kept per word").  To end surely, pruning
+    // stops for good once a round adds few cells (under one per four words) or after a restart:
+    // the graph then only grows, as column generation needs.
+    void prune_arcs() {
+        const size_t keep = 3 * static_cast<size_t>(std::max(1, opt_.max_add_per_word));
+        std::vector<std::pair<double, int32_t>> by_reduced;
+        for (int32_t w = 0; w < V_; ++w) {
+            auto& cw = cells_[w];
+            if (cw.size() <= keep + 2) continue;
+            const int32_t m = st_.row_to_col[w], fb = fallback_cell(w);
+            by_reduced.clear();
+            for (int32_t c : cw)
+                if (c != m && c != fb) by_reduced.emplace_back(cell_value(w, c, st_.p.data()) - st_.u[w], c);
+            std::nth_element(by_reduced.begin(), by_reduced.begin() + static_cast<std::ptrdiff_t>(keep),
+                             by_reduced.end());
+            cw.clear();
+            for (size_t a = 0; a < keep; ++a) cw.push_back(by_reduced[a].second);
+            if (m >= 0) cw.push_back(m);
+            cw.push_back(fb);
+            std::sort(cw.begin(), cw.end());
+            cw.erase(std::unique(cw.begin(), cw.end()), cw.end());
+        }
     }
 
     // The first solve, from scratch.
@@ -1105,6 +1142,7 @@ private:
             std::fprintf(stderr, "  objective %.10g bound %.10g best %.10g / %.10g\n",
                          table_cost(Lr_, Lc_, V_, R_, C_, round_rows_.data(), round_cols_.data()), bound,
                          best_objective_, best_bound_);
+        if (n_added * 4 < V_) prune_ = false;
         if (n_added == 0) return converged(bound);
         if (opt_.gap_tol > 0.0 && within(std::max(exact_tol_, opt_.gap_tol))) {
             res_.stopped = within(exact_tol_) ? "optimal" : "gap_tol";
@@ -1135,6 +1173,7 @@ private:
         }
         restarted_ = true;
         restart_ = true;
+        prune_ = false;
         std::fill(u_clean_.begin(), u_clean_.end(), kInf);
         if (trace_) std::fprintf(stderr, "  bound %.17g not within tolerance: restart from shortest paths\n", bound);
         return false;
