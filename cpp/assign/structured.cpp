@@ -585,7 +585,13 @@ private:
 
     // A thread's buffers for a pricing pass, and the state of the word being priced in full.
     struct WordScan {
-        std::vector<std::pair<double, int32_t>> viol;           // (value, cell) below u_w - tol
+        // The most violating cells so far, (value, cell) below u_w - tol: a max-heap of at most
+        // `keep` (max_add_per_word) entries.  Keeping only those, rather than every violating
+        // cell and sorting them after, is most of a pricing pass's time on real losses, where
+        // most of a word's cells violate (figures in docs/NOTES.md, "Pricing scans only the
+        // columns").
+        std::vector<std::pair<double, int32_t>> viol;
+        size_t keep = 1;
         std::vector<std::pair<double, int32_t>> rows_by_bound;  // (lower bound, row) below best
         std::vector<int32_t> live_cols;                         // columns that can beat best
         std::vector<double> live_lc;                            // their Lc[w, j]
@@ -596,6 +602,21 @@ private:
         double other = 0.0;  // lower bound of the least cell other than the matched one
         double lcmin = 0.0, lrmin = 0.0, lrp_min = 0.0;  // min_j Lc; min_i Lr; min_i (Lr + pmin_row)
         int32_t mi = -1, mj = -1;                        // row and column of the matched cell
+
+        // Cells below this value may enter `viol` (the least `keep` (value, cell) pairs).
+        double viol_limit(double threshold) const {
+            return viol.size() < keep ? threshold : std::min(threshold, viol.front().first);
+        }
+        void offer(double v, int32_t cell) {
+            if (viol.size() < keep) {
+                viol.emplace_back(v, cell);
+                std::push_heap(viol.begin(), viol.end());
+            } else if (std::make_pair(v, cell) < viol.front()) {
+                std::pop_heap(viol.begin(), viol.end());
+                viol.back() = {v, cell};
+                std::push_heap(viol.begin(), viol.end());
+            }
+        }
     };
 
     // A cell prices out when it beats u_w by more than rel_tol times the word's own magnitude
@@ -703,6 +724,7 @@ private:
         s.tol = tol_of(w, s.uw);
         s.best = s.uw;  // the matched cell is tight: min over all cells is <= u_w
         s.viol.clear();
+        s.keep = static_cast<size_t>(std::max(1, opt_.max_add_per_word));
         s.other = kInf;
         s.mi = mcell >= 0 ? mcell / C_ : -1;
         s.mj = mcell >= 0 ? mcell % C_ : -1;
@@ -711,11 +733,7 @@ private:
         scan_rows(w, pass.p, s);
         if (pass.exact) word_min_[w] = s.best;
         added_[w].clear();
-        if (!s.viol.empty()) {
-            size_t keep = std::min<size_t>(s.viol.size(), std::max(1, opt_.max_add_per_word));
-            std::partial_sort(s.viol.begin(), s.viol.begin() + keep, s.viol.end());
-            for (size_t a = 0; a < keep; ++a) added_[w].push_back(s.viol[a].second);
-        }
+        for (const auto& vc : s.viol) added_[w].push_back(vc.second);
         if (pass.exact) {
             u_clean_[w] = s.viol.empty() ? s.uw : kInf;  // a word that added cells is priced again
             clean_cell_[w] = mcell;
@@ -812,10 +830,10 @@ private:
             }
             row_min += li;
             if (row_min < best) best = row_min;
-            if (row_min < uw - tol) {
+            if (row_min < uw - tol && row_min <= s.viol_limit(uw - tol)) {
                 for (size_t t = 0; t < n_live; ++t) {
                     double v = li + live_lc[t] + pi[live_cols[t]];
-                    if (v < uw - tol) s.viol.emplace_back(v, i * C_ + live_cols[t]);
+                    if (v < uw - tol && v <= s.viol_limit(uw - tol)) s.offer(v, i * C_ + live_cols[t]);
                 }
             }
         }
@@ -863,10 +881,10 @@ private:
             }
             row_min += li;
             if (row_min < best) best = row_min;
-            if (row_min < uw - tol) {
+            if (row_min < uw - tol && row_min <= s.viol_limit(uw - tol)) {
                 for (int32_t j = 0; j < C_; ++j) {
                     const double v = li + lc[j] + pi[j];
-                    if (v < uw - tol) s.viol.emplace_back(v, i * C_ + j);
+                    if (v < uw - tol && v <= s.viol_limit(uw - tol)) s.offer(v, i * C_ + j);
                 }
             }
         }
