@@ -1072,10 +1072,10 @@ private:
     // of them, with its matched and fallback cells): the cells pricing added long ago and that no
     // longer come near the word's value only lengthen the searches.  The duals stay feasible and
     // the matching stays in the graph, so the warm start holds; a dropped cell comes back when
-    // pricing finds it violating again.  On real losses the graph stays ~7x smaller, in the same
-    // number of rounds (figures in docs/NOTES.md, "Arcs kept per word").  To end surely, pruning
-    // stops for good once a round adds few cells (under one per four words) or after a restart:
-    // the graph then only grows, as column generation needs.
+    // pricing finds it violating again.  On real losses the graph stays several times smaller,
+    // in about the same number of rounds (figures in docs/NOTES.md, "Arcs kept per word").  To
+    // end surely, pruning stops for good once a round adds few cells (under one per four words)
+    // or after a restart: the graph then only grows, as column generation needs.
     void prune_arcs() {
         const size_t keep = 3 * static_cast<size_t>(std::max(1, opt_.max_add_per_word));
         std::vector<std::pair<double, int32_t>> by_reduced;
