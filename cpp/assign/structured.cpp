@@ -586,10 +586,9 @@ private:
     // A thread's buffers for a pricing pass, and the state of the word being priced in full.
     struct WordScan {
         // The most violating cells so far, (value, cell) below u_w - tol: a max-heap of at most
-        // `keep` (max_add_per_word) entries.  Keeping only those, rather than every violating
-        // cell and sorting them after, is most of a pricing pass's time on real losses, where
-        // most of a word's cells violate (figures in docs/NOTES.md, "Pricing scans only the
-        // columns").
+        // `keep` (max_add_per_word) entries.  Collecting every violating cell and sorting them
+        // after took most of a pricing pass on real losses, where most of a word's cells violate
+        // (figures in docs/NOTES.md, "Most violating cells in a bounded heap").
         std::vector<std::pair<double, int32_t>> viol;
         size_t keep = 1;
         std::vector<std::pair<double, int32_t>> rows_by_bound;  // (lower bound, row) below best
