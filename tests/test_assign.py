@@ -329,13 +329,18 @@ def test_solve_table_k_zero_is_automatic_and_negative_k_is_refused():
 
 def test_auto_method_auction_only_for_a_nearly_full_table():
     """The auction's dummy words fight price wars over empty cells: "auto" runs it for tables with
-    at most 1% empty cells (counted after flat words are set aside), else shortest paths."""
+    at most 1% empty cells (counted after flat words are set aside), else shortest paths; and not
+    for early-training losses below 65,536 words."""
     L_r, L_c, R, C = lightrnn_problem(2500, seed=9)  # 50 x 50: full
     assert solve_table(L_r, L_c).method == "auction+ssp"
     assert solve_table(L_r[:-50], L_c[:-50]).method == "ssp"  # 2% empty
     flat_r, flat_c = L_r.copy(), L_c.copy()
     flat_r[:1000], flat_c[:1000] = 0.0, 0.0  # a sampled pass missed 1,000 words: 40% of cells left
     assert solve_table(flat_r, flat_c).method == "ssp"
+    # Early-training losses (every word ranks the rows alike: candidates crowd a few cells) below
+    # 65,536 words start from shortest paths even on a full table.
+    L_r, L_c = _real_shaped(np.random.default_rng(5), 1600, 40, 40)
+    assert solve_table(L_r, L_c).method == "ssp"
 
 
 # --- Robustness: each case below was a wrong certificate, a crash or a silent acceptance. ---

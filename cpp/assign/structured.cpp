@@ -273,7 +273,8 @@ public:
         const double t0 = now();
         scan_candidates();
         check_magnitudes();
-        if (opt_.greedy_seed && !dense_ && candidates_crowded()) greedy_seed();
+        crowded_ = !dense_ && candidates_crowded();
+        if (opt_.greedy_seed && crowded_) greedy_seed();
         add_dummy_cells();
         for (int32_t w = 0; w < V_; ++w)
             if (flat_[w]) flat_words_.push_back(w);
@@ -352,6 +353,7 @@ private:
     double best_objective_ = kInf, best_bound_ = -kInf;
     bool first_ = true, restarted_ = false, restart_ = false;
     bool prune_ = true;  // prune_arcs before each warm round, until the rounds add few cells
+    bool crowded_ = false;  // the words' k x k candidates cover fewer cells than there are words
     // Warm rounds leave columns that end free with a positive price unsettled (the reverse
     // searches that settle them cost most of a warm round, and the next round's pricing does not
     // need them settled); the round after pricing adds nothing settles them, then prices again.
@@ -1106,8 +1108,10 @@ private:
             // while a search soon ends at a free cell: shortest paths alone are faster, by 10-60x
             // from 10% empty cells.  Up to 1% empty the auction keeps its advantage on real
             // losses (200,000 words, 0.35% empty: proven within 3.1% of the optimum after 300 s,
-            // against 10.2%; figures in docs/NOTES.md, "The first solve").
-            auction = (static_cast<int64_t>(n_rows_) - V_) * 100 <= n_cells_;
+            // against 10.2%; figures in docs/NOTES.md, "The first solve").  On early-training
+            // losses (crowded candidates) below 65,536 words shortest paths alone are the faster
+            // start, and slower at 200,000 words (same figures).
+            auction = (static_cast<int64_t>(n_rows_) - V_) * 100 <= n_cells_ && !(crowded_ && V_ < 65536);
         }
         CsrGraph view = g_.view(n_rows_, n_rows_);
         if (!auction) {
