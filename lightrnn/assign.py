@@ -162,8 +162,9 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         max_rounds: column-generation rounds before giving up (the result is then uncertified).
         max_add_per_word: most-violating cells added per word per round.
         threads: threads for candidates and pricing (0 = all cores, at most 8; at most 256 are used).
-        method: "auto" (the auction on a table at most 1% empty, else shortest paths),
-            "auction" (epsilon-scaling auction then shortest paths) or "ssp".
+        method: "auto" (the auction on a table at most 1% empty, except for early-training
+            losses below 65,536 words; else shortest paths), "auction" (epsilon-scaling auction
+            then shortest paths) or "ssp".
         rel_tol: a cell prices out when it beats a word's dual u by more than
             rel_tol * (|u| + |min L_r[w]| + |min L_c[w]|) (finite, >= 0).
         max_seconds: time budget (None = none). When it runs out, the best table found so far

@@ -798,15 +798,18 @@ private:
         if (s.dense) s.lc_all.assign(lc, lc + C_);
     }
 
-    // The rows below `best` (see bound_rows for their order), on the live columns; a row whose
-    // bound is no longer below `best` is skipped.  Lowers best, collects the violating cells, and
-    // keeps `other` (exact rows scanned, the rest by their bound).
+    // The rows below `best` (see bound_rows for their order), on the scanned columns (every
+    // column when s.dense, else the live ones); a row whose bound is no longer below `best` is
+    // skipped.  Lowers best, collects the violating cells, and keeps `other` (exact rows scanned,
+    // the rest by their bound).
     void scan_rows(int64_t w, const double* p, WordScan& s) const {
-        if (s.dense) return scan_rows_dense(w, p, s);
+        if (s.dense) scan_rows_on<true>(w, p, s);
+        else scan_rows_on<false>(w, p, s);
+    }
+
+    template <bool Dense>
+    void scan_rows_on(int64_t w, const double* p, WordScan& s) const {
         const T* lr = Lr_ + w * R_;
-        const size_t n_live = s.live_cols.size();
-        const int32_t* live_cols = s.live_cols.data();
-        const double* live_lc = s.live_lc.data();
         const double uw = s.uw, tol = s.tol;
         double best = s.best, other = s.other;  // locals: the stores into viol cannot alias them
         for (const auto& [bound, i] : s.rows_by_bound) {
@@ -816,27 +819,12 @@ private:
             }
             const double li = static_cast<double>(lr[i]);
             const double* pi = p + static_cast<int64_t>(i) * C_;
-            double row_min = kInf;
-            if (i == s.mi) {
-                double row_other = kInf;
-                for (size_t t = 0; t < n_live; ++t) {
-                    const double v = live_lc[t] + pi[live_cols[t]];
-                    row_min = std::min(row_min, v);
-                    if (live_cols[t] != s.mj) row_other = std::min(row_other, v);
-                }
-                other = std::min(other, row_other + li);
-            } else {
-                for (size_t t = 0; t < n_live; ++t) row_min = std::min(row_min, live_lc[t] + pi[live_cols[t]]);
-                other = std::min(other, row_min + li);
-            }
-            row_min += li;
+            // The matched cell is left out of `other` (the least value of any other cell).
+            const auto [least, least_other] = row_minima<Dense>(s, pi, i == s.mi ? s.mj : -1);
+            other = std::min(other, least_other + li);
+            const double row_min = least + li;
             if (row_min < best) best = row_min;
-            if (row_min < uw - tol && row_min <= s.viol_limit(uw - tol)) {
-                for (size_t t = 0; t < n_live; ++t) {
-                    double v = li + live_lc[t] + pi[live_cols[t]];
-                    if (v < uw - tol && v <= s.viol_limit(uw - tol)) s.offer(v, i * C_ + live_cols[t]);
-                }
-            }
+            if (row_min < uw - tol && row_min <= s.viol_limit(uw - tol)) offer_row<Dense>(s, pi, li, i);
         }
         s.best = best;
         s.other = other;
@@ -856,41 +844,51 @@ private:
         return std::min(std::min(m0, m1), std::min(m2, m3));
     }
 
-    // scan_rows over every column of each row (see live_columns).
-    void scan_rows_dense(int64_t w, const double* p, WordScan& s) const {
-        const T* lr = Lr_ + w * R_;
-        const double* lc = s.lc_all.data();
-        const double uw = s.uw, tol = s.tol;
-        double best = s.best, other = s.other;
-        for (const auto& [bound, i] : s.rows_by_bound) {
-            if (bound >= best) {
-                other = std::min(other, bound);
-                continue;
+    // The least Lc[w, j] + p_ij of row i (prices `pi`) over the scanned columns, and the least
+    // but for column `skip` (-1: none).
+    template <bool Dense>
+    std::pair<double, double> row_minima(const WordScan& s, const double* pi, int32_t skip) const {
+        if constexpr (Dense) {
+            const double* lc = s.lc_all.data();
+            if (skip < 0) {
+                const double m = min_of_sums(lc, pi, C_);
+                return {m, m};
             }
-            const double li = static_cast<double>(lr[i]);
-            const double* pi = p + static_cast<int64_t>(i) * C_;
-            double row_min;
-            if (i == s.mi) {
-                const int32_t mj = s.mj;
-                const double row_other = std::min(min_of_sums(lc, pi, mj),
-                                                  min_of_sums(lc + mj + 1, pi + mj + 1, C_ - mj - 1));
-                other = std::min(other, row_other + li);
-                row_min = std::min(row_other, lc[mj] + pi[mj]);
-            } else {
-                row_min = min_of_sums(lc, pi, C_);
-                other = std::min(other, row_min + li);
+            const double m_other =
+                std::min(min_of_sums(lc, pi, skip), min_of_sums(lc + skip + 1, pi + skip + 1, C_ - skip - 1));
+            return {std::min(m_other, lc[skip] + pi[skip]), m_other};
+        } else {
+            const size_t n_live = s.live_cols.size();
+            const int32_t* live_cols = s.live_cols.data();
+            const double* live_lc = s.live_lc.data();
+            double m = kInf;
+            if (skip < 0) {
+                for (size_t t = 0; t < n_live; ++t) m = std::min(m, live_lc[t] + pi[live_cols[t]]);
+                return {m, m};
             }
-            row_min += li;
-            if (row_min < best) best = row_min;
-            if (row_min < uw - tol && row_min <= s.viol_limit(uw - tol)) {
-                for (int32_t j = 0; j < C_; ++j) {
-                    const double v = li + lc[j] + pi[j];
-                    if (v < uw - tol && v <= s.viol_limit(uw - tol)) s.offer(v, i * C_ + j);
-                }
+            double m_other = kInf;
+            for (size_t t = 0; t < n_live; ++t) {
+                const double v = live_lc[t] + pi[live_cols[t]];
+                m = std::min(m, v);
+                if (live_cols[t] != skip) m_other = std::min(m_other, v);
             }
+            return {m, m_other};
         }
-        s.best = best;
-        s.other = other;
+    }
+
+    // Offers row i's violating cells on the scanned columns to s.viol.
+    template <bool Dense>
+    void offer_row(WordScan& s, const double* pi, double li, int32_t i) const {
+        const double threshold = s.uw - s.tol;
+        auto consider = [&](int32_t j, double lcj) {
+            const double v = li + lcj + pi[j];
+            if (v < threshold && v <= s.viol_limit(threshold)) s.offer(v, i * C_ + j);
+        };
+        if constexpr (Dense) {
+            for (int32_t j = 0; j < C_; ++j) consider(j, s.lc_all[j]);
+        } else {
+            for (size_t t = 0; t < s.live_cols.size(); ++t) consider(s.live_cols[t], s.live_lc[t]);
+        }
     }
 
     // Flat words cost the same constant everywhere: their cheapest cells are the cheapest-priced

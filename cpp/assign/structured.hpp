@@ -13,9 +13,11 @@
 //      complete matching certain (the current table's cell, else the frequency-order cell).
 //      O(V (R + C)) with nth_element.
 //   2. Solve the sparse problem exactly (sparse_lap.hpp: shortest augmenting paths, or, on a
-//      table at most 1% empty, auction then shortest paths), warm-started from the previous
-//      round's matching and prices.  The first solve's auction also prices every word between its last phases (at eps <= 1e-6 of
-//      the cost range) and adds the violating cells there, where more arcs cost little.
+//      table at most 1% empty but for early-training losses below 65,536 words, auction then
+//      shortest paths), warm-started from the previous round's matching and prices, each warm
+//      round on each word's arcs of least reduced cost.  The first solve's auction also prices
+//      every word between its last phases (at eps <= 1e-6 of the cost range) and adds the
+//      violating cells there, where more arcs cost little.
 //   3. Pricing: with the cell prices p >= 0 and word duals u of the sparse optimum, a cell (i, j)
 //      prices out for word w when Lr[w,i] + Lc[w,j] + p_ij < u_w.  For each word, rows are
 //      pruned by the bound Lr[w,i] + min_j Lc[w,j] + min_j p_ij, columns by the bound
