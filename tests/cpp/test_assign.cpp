@@ -78,6 +78,63 @@ int main() {
             }
         }
     }
+    // Settling free columns left with positive prices: the optimum of the rows on a random
+    // subset of the columns (the others priced as low as dual feasibility allows, most above 0)
+    // must settle into the optimum over all the columns, ties included.
+    for (int t = 0; t < 600; ++t) {
+        const int n = 2 + rng() % 10, m = n + 1 + rng() % 5;
+        std::vector<double> c(n * m);
+        for (auto& x : c) x = (t % 3 == 0) ? double(rng() % 3) : (t % 3 == 1) ? double(rng() % 1000) / 7.0
+                                                                        : std::ldexp(double(rng() % 1000), int(rng() % 30) - 15);
+        std::vector<int32_t> cols(m);
+        std::iota(cols.begin(), cols.end(), 0);
+        std::shuffle(cols.begin(), cols.end(), rng);
+        std::vector<int64_t> sub_ptr(n + 1, 0), ptr(n + 1, 0);
+        std::vector<int32_t> sub_idx, idx;
+        std::vector<double> sub_cost, cost;
+        for (int i = 0; i < n; ++i) {
+            for (int a = 0; a < n; ++a) {
+                sub_idx.push_back(a);
+                sub_cost.push_back(c[i * m + cols[a]]);
+            }
+            for (int j = 0; j < m; ++j) {
+                idx.push_back(j);
+                cost.push_back(c[i * m + j]);
+            }
+            sub_ptr[i + 1] = sub_idx.size();
+            ptr[i + 1] = idx.size();
+        }
+        const CsrGraph sub{n, n, sub_ptr.data(), sub_idx.data(), sub_cost.data()};
+        const CsrGraph g{n, m, ptr.data(), idx.data(), cost.data()};
+        const LapState part = solve_ssp(sub, nullptr);
+        LapState st;
+        st.row_to_col.assign(n, -1);
+        st.col_to_row.assign(m, -1);
+        st.u = part.u;
+        st.p.assign(m, 0.0);
+        for (int a = 0; a < n; ++a) {
+            st.p[cols[a]] = part.p[a];
+            st.row_to_col[part.col_to_row[a]] = cols[a];
+            st.col_to_row[cols[a]] = part.col_to_row[a];
+        }
+        for (int a = n; a < m; ++a) {
+            double lo = -INFINITY;
+            for (int i = 0; i < n; ++i) lo = std::max(lo, st.u[i] - c[i * m + cols[a]]);
+            st.p[cols[a]] = lo;
+        }
+        const double lowest = *std::min_element(st.p.begin(), st.p.end());
+        for (double& p : st.p) p -= lowest;  // every price >= 0, reduced costs unchanged
+        for (double& u : st.u) u -= lowest;
+        const double ref = brute(c, n, m);
+        settle_free_columns(g, st, nullptr);
+        ++cases;
+        if (std::abs(matching_cost(g, st) - ref) > 1e-9 * (1 + std::abs(ref)) ||
+            certificate_violation(g, st) > 1e-9 * (1 + std::abs(ref))) {
+            std::printf("FAIL settle n=%d m=%d got=%g ref=%g violation=%g\n", n, m, matching_cost(g, st), ref,
+                        certificate_violation(g, st));
+            ++failures;
+        }
+    }
     for (int t = 0; t < 200; ++t) {
         int V = 1 + rng() % 8, R = 1 + rng() % 3, C = (V + R - 1) / R + rng() % 2;
         std::vector<double> Lr(V * R), Lc(V * C);
