@@ -26,7 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from real_matrices import run  # noqa: E402
 
 VARIANTS = {  # name: extra `lightrnn realloc` flags
-    "exact": [],
+    "exact": ["--sample", "1"],
+    "sample-round": ["--sample", "round"],
     "sample-0.25": ["--sample", "0.25"],
     "sample-0.1": ["--sample", "0.1"],
     "gap-1e-6": ["--gap-tol", "1e-6"],

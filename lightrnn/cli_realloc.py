@@ -20,6 +20,28 @@ example:
 """
 
 
+def sample_arg(text: str) -> float | str:
+    """--sample: a fraction, or `round` (resolved from the checkpoint by :func:`round_fraction`)."""
+    if text == "round":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1] or round, got {text!r}") from None
+
+
+def round_fraction(ckpt: dict, n_tokens: int) -> float:
+    """The fraction of an epoch over ``n_tokens`` (this process's training tokens) that the
+    checkpoint's round trained, capped at 1: its steps over the batches of one epoch at its batch
+    size and BPTT.  A checkpoint that trained no step says nothing: 1 (the whole split)."""
+    from lightrnn.data import epoch_batches
+
+    cfg = ckpt["train_config"]
+    steps = int(ckpt.get("step", 0))
+    per_epoch = epoch_batches(n_tokens, int(cfg.get("batch_size", 1)), int(cfg.get("bptt", 1)))
+    return 1.0 if steps <= 0 or per_epoch <= 0 else min(1.0, steps / per_epoch)
+
+
 def register(sub) -> None:
     p = sub.add_parser("realloc", help="reallocate words to a new table", description=HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,9 +55,10 @@ def register(sub) -> None:
     p.add_argument("--candidates", type=int, default=0,
                    help="solver: candidate rows/cols per word; 0 = automatic, 4 below 65,536 words of non-flat costs, else 5 (default: 0)")
     p.add_argument("--method", choices=("auto", "auction", "ssp"), default="auto", help="solver algorithm: auto = the auction on a table at most 1% empty, else ssp")
-    p.add_argument("--sample", type=float, default=1.0,
-                   help="fraction of the training tokens the loss pass reads, in evenly spread runs "
-                        "(1 = all; default: 1)")
+    p.add_argument("--sample", type=sample_arg, default="round",
+                   help="fraction of the training tokens the loss pass reads, in evenly spread runs (1 = all), "
+                        "or `round`: the fraction of an epoch the checkpoint's round trained, capped at 1, so that "
+                        "the pass never reads more than the round trained on (default: round)")
     p.add_argument("--max-seconds", type=float, default=0.0,
                    help="solver time budget (0 = none: exact); when it runs out, the best table found is "
                         "written and the report gives its proven gap (default: 0)")
@@ -68,8 +91,8 @@ def run_realloc(args) -> int:
 
     if args.num_threads < 0:
         raise UserError(f"--num-threads must be >= 0, got {args.num_threads}")
-    if not (0.0 < args.sample <= 1.0):
-        raise UserError(f"--sample must be in (0, 1] (a fraction of the training tokens), got {args.sample}")
+    if args.sample != "round" and not (0.0 < args.sample <= 1.0):
+        raise UserError(f"--sample must be in (0, 1] (a fraction of the training tokens) or round, got {args.sample}")
     for flag, value in (("--max-seconds", args.max_seconds), ("--gap-tol", args.gap_tol)):
         if not (value >= 0 and value < float("inf")):
             raise UserError(f"{flag} must be finite and >= 0, got {value}")
@@ -105,9 +128,14 @@ def run_realloc(args) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    sample = round_fraction(ckpt, len(own)) if args.sample == "round" else args.sample
+    if args.sample == "round" and ctx.is_main:
+        log(f"loss pass: {sample:.4g} of the training tokens (--sample round: the round trained {sample:.4g} epoch"
+            f"{'' if sample < 1 else ' or more'})")
+
     losses = accumulate_losses(model, own, args.batch_size, args.bptt, device,
                                reduce_fn=all_reduce_sum if ctx.enabled else None, log=log if ctx.is_main else None,
-                               sample=args.sample)
+                               sample=sample)
     if not ctx.is_main:
         ctx.barrier()  # rank 0 solves and writes the table; the others wait until it is complete
         return 0

@@ -325,3 +325,32 @@ def test_a_sampled_loss_pass_reads_that_fraction():
     assert 0 < half["L_r"].sum() < full["L_r"].sum()
     with pytest.raises(ValueError, match=r"sample must be in \(0, 1\]"):
         accumulate_losses(model, tokens, sample=1.5)
+
+
+def test_sample_round_reads_what_the_round_trained(tiny_encoded, tmp_path, capsys):
+    """--sample round (the default): the loss pass reads the fraction of an epoch the checkpoint's
+    round trained, capped at 1; a fraction is still accepted, anything else refused by name."""
+    from lightrnn.cli_realloc import round_fraction
+    from lightrnn.data import epoch_batches
+
+    enc, d = tiny_encoded, tmp_path
+    V = len(enc["vocab"])
+    WordTable.random(V, 3).save(d / "t0.npz")
+    n = len(np.load(enc["train_path"]))
+    for epochs, ck_name in ((0.25, "quarter.pt"), (2, "two.pt")):
+        assert _train_cli(enc, d / ck_name, "--model", "lightrnn", "--table", d / "t0.npz", "--epochs", epochs) == 0
+        base = ["realloc", "--checkpoint", str(d / ck_name), "--train", str(enc["train_path"]), "--out-table",
+                str(d / "t1.npz"), "--report", str(d / "r.json"), "--batch-size", "4", "--num-threads", "1"]
+        assert main(base) == 0
+        rep = json.loads((d / "r.json").read_text())
+        steps = ck.load(d / ck_name)["step"]
+        expected = min(1.0, steps / epoch_batches(n, 8, 8))
+        assert rep["pass_sample"] == pytest.approx(expected) == round_fraction(ck.load(d / ck_name), n)
+        assert (0.2 < expected < 0.3) if epochs == 0.25 else expected == 1.0
+    assert main(base + ["--sample", "0.5"]) == 0 and json.loads((d / "r.json").read_text())["pass_sample"] == 0.5
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(base + ["--sample", "half"])
+    assert "expected a fraction in (0, 1] or round, got 'half'" in capsys.readouterr().err
+    assert main(base + ["--sample", "1.5"]) == 2
+    assert "--sample must be in (0, 1] (a fraction of the training tokens) or round, got 1.5" in capsys.readouterr().err
