@@ -380,7 +380,23 @@ private:
 class ExitPotentials {
 public:
     ExitPotentials(const CsrGraph& g, const Transposed& t)
-        : g_(g), t_(t), h_(g.n_cols, kInf), state_(g.n_cols, 0), via_(g.n_cols, -1), next_arc_(g.n_cols, 0) {}
+        : g_(g), t_(t), h_(g.n_cols, kInf), state_(g.n_cols, 0), via_(g.n_cols, -1), next_arc_(g.n_cols, 0) {
+        // Each row's arcs by cost: a move into k can lower h_k only through an arc cheaper than
+        // u_i - h_m (h_k <= p_k), so the backward search stops at the first arc that is not.
+        const int64_t n_arcs = g.indptr[g.n_rows];
+        sorted_col_.resize(n_arcs);
+        sorted_cost_.resize(n_arcs);
+        std::vector<std::pair<double, int32_t>> arcs;
+        for (int32_t i = 0; i < g.n_rows; ++i) {
+            arcs.clear();
+            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) arcs.emplace_back(g.cost[a], g.indices[a]);
+            std::sort(arcs.begin(), arcs.end());
+            for (size_t x = 0; x < arcs.size(); ++x) {
+                sorted_cost_[g.indptr[i] + static_cast<int64_t>(x)] = arcs[x].first;
+                sorted_col_[g.indptr[i] + static_cast<int64_t>(x)] = arcs[x].second;
+            }
+        }
+    }
 
     // One phase over the free columns `roots` (each priced > 0): settles at least one of them and
     // returns the others.
@@ -446,9 +462,10 @@ private:
             if (h_[m] == st.p[m]) state_[m] |= kExit;
             const double ui = st.u[i];
             for (int64_t a = g_.indptr[i]; a < g_.indptr[i + 1]; ++a) {
-                const int32_t k = g_.indices[a];
+                if (sorted_cost_[a] >= ui - hm) break;
+                const int32_t k = sorted_col_[a];
                 if (k == m || (state_[k] & kDone)) continue;
-                const double nd = hm + reduced(g_.cost[a], st.p[k], ui);
+                const double nd = hm + reduced(sorted_cost_[a], st.p[k], ui);
                 if (nd < h_[k]) {
                     h_[k] = nd;
                     heap.push({nd, k});
@@ -507,6 +524,8 @@ private:
 
     const CsrGraph& g_;
     const Transposed& t_;
+    std::vector<int32_t> sorted_col_;  // each row's arcs by cost (g's row pointers)
+    std::vector<double> sorted_cost_;
     std::vector<double> h_;          // least cost of emptying a column by a chain entering each column
     std::vector<uint8_t> state_;     // kExit | kVisited, this phase
     std::vector<int32_t> via_;       // the row that moves out of a column on the DFS stack
