@@ -23,6 +23,13 @@ constexpr double kOutlierRatio = 1048576.0;
 // the columns on average.
 constexpr int64_t kPhaseShare = 4;
 
+// Reduced cost c_ij + p_j - u_i of an arc, at least 0: the invariants make it >= 0 exactly, so a
+// negative value is rounding only.
+inline double reduced_cost(double cost, double pj, double ui) {
+    const double r = cost + pj - ui;
+    return r < 0.0 ? 0.0 : r;
+}
+
 struct HeapItem {
     double dist;
     int32_t col;
@@ -103,9 +110,7 @@ private:
         for (int64_t a = g_.indptr[i]; a < g_.indptr[i + 1]; ++a) {
             int32_t j = g_.indices[a];
             if (done_[j]) continue;
-            double r = g_.cost[a] + st.p[j] - ui;
-            if (r < 0.0) r = 0.0;  // rounding only: the invariants make r >= 0 exactly
-            double nd = base + r;
+            double nd = base + reduced_cost(g_.cost[a], st.p[j], ui);
             // A column no nearer than the nearest free column reached so far can never be
             // scanned before the search ends there: leave it out of the heap.
             if (nd > bound_) continue;
@@ -352,9 +357,7 @@ private:
                 const int32_t i = t_.row[a];
                 const int32_t m = st.row_to_col[i];
                 if (m == k || m < 0 || done_[m]) continue;
-                double r = t_.cost[a] + st.p[k] - st.u[i];
-                if (r < 0.0) r = 0.0;  // rounding only
-                const double nd = dk + r;
+                const double nd = dk + reduced_cost(t_.cost[a], st.p[k], st.u[i]);
                 if (nd < delta_[m] || (nd == delta_[m] && i < mover_[m])) {
                     if (delta_[m] == kInf) touched_.push_back(m);
                     delta_[m] = nd;
@@ -380,7 +383,7 @@ private:
 class ExitPotentials {
 public:
     ExitPotentials(const CsrGraph& g, const Transposed& t)
-        : g_(g), t_(t), h_(g.n_cols, kInf), state_(g.n_cols, 0), via_(g.n_cols, -1), next_arc_(g.n_cols, 0) {
+        : g_(g), t_(t), h_(g.n_cols, kInf), state_(g.n_cols, 0), next_arc_(g.n_cols, 0) {
         // Each row's arcs by cost: a move into k can lower h_k only through an arc cheaper than
         // u_i - h_m (h_k <= p_k), so the backward search stops at the first arc that is not.
         const int64_t n_arcs = g.indptr[g.n_rows];
@@ -465,7 +468,7 @@ private:
                 if (sorted_cost_[a] >= ui - hm) break;
                 const int32_t k = sorted_col_[a];
                 if (k == m || (state_[k] & kDone)) continue;
-                const double nd = hm + reduced(sorted_cost_[a], st.p[k], ui);
+                const double nd = hm + reduced_cost(sorted_cost_[a], st.p[k], ui);
                 if (nd < h_[k]) {
                     h_[k] = nd;
                     heap.push({nd, k});
@@ -476,11 +479,6 @@ private:
         // potential under which every reduced cost stays >= 0, and no price goes below 0.
         for (int32_t k = 0; k < g_.n_cols; ++k)
             if (!(state_[k] & kDone)) h_[k] = std::min(h_[k], top);
-    }
-
-    static double reduced(double cost, double pk, double ui) {
-        const double r = cost + pk - ui;
-        return r < 0.0 ? 0.0 : r;  // rounding only: the invariants make r >= 0 exactly
     }
 
     // Depth-first search from `root` to an exit over tight moves (a row of column m may move into
@@ -498,7 +496,7 @@ private:
                 paths.push_back(root);
                 for (size_t d = 1; d < stack_.size(); ++d) {
                     paths.push_back(stack_[d]);
-                    paths.push_back(via_[stack_[d]]);
+                    paths.push_back(st.col_to_row[stack_[d]]);  // its row moves out
                 }
                 paths.push_back(-1);
                 return true;
@@ -509,9 +507,8 @@ private:
                 const int32_t i = t_.row[t];
                 const int32_t m = st.row_to_col[i];
                 if (m == k || m < 0 || (state_[m] & (kVisited | kDone)) != kDone) continue;
-                if (h_[m] + reduced(t_.cost[t], st.p[k], st.u[i]) != h_[k]) continue;
+                if (h_[m] + reduced_cost(t_.cost[t], st.p[k], st.u[i]) != h_[k]) continue;
                 state_[m] |= kVisited;
-                via_[m] = i;
                 next_arc_[m] = t_.col_ptr[m];
                 stack_.push_back(m);
                 pushed = true;
@@ -528,7 +525,6 @@ private:
     std::vector<double> sorted_cost_;
     std::vector<double> h_;          // least cost of emptying a column by a chain entering each column
     std::vector<uint8_t> state_;     // kExit | kVisited, this phase
-    std::vector<int32_t> via_;       // the row that moves out of a column on the DFS stack
     std::vector<int64_t> next_arc_;  // DFS: the next transposed arc to try
     std::vector<int32_t> stack_;
 };
