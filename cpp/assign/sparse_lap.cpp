@@ -254,12 +254,15 @@ int64_t duals_from_prices(const CsrGraph& g, LapState& st) {
     return unmatched;
 }
 
-// Square problems only.  A freed column keeps the price its last owner paid, which puts it
-// beyond most of the graph for every search (a warm start after adding arcs is about twice as
-// slow without this; docs/NOTES.md, "Row reduction"); lower it to the least price that keeps every
-// reduced cost >= 0.  A square problem ends with every column matched, so no price needs to be 0.
-void lower_free_prices(const CsrGraph& g, LapState& st) {
-    std::vector<double> lo(g.n_cols, -kInf);
+// A freed column keeps the price its last owner paid, which puts it beyond most of the graph for
+// every search (a warm start after adding arcs is about twice as slow without this, and on real
+// early-training losses with empty cells the searches of a warm round scan 2-8x more columns;
+// docs/NOTES.md, "Row reduction"); lower it to the least price that keeps every reduced cost
+// >= 0, and not below `floor` (0 for rectangular problems, whose free columns must end at price
+// 0; none for square ones, where every column ends matched).  No row dual changes, so no row is
+// freed by it.
+void lower_free_prices(const CsrGraph& g, LapState& st, double floor) {
+    std::vector<double> lo(g.n_cols, floor);
     for (int32_t i = 0; i < g.n_rows; ++i)
         for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
             int32_t j = g.indices[a];
@@ -625,7 +628,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     // Freed columns' prices are lowered after the row reduction, for the searches.  (Lowered
     // before it too, they start price wars in the row reduction on real losses, where a warm
     // round frees almost every row; docs/NOTES.md, "Row reduction".)
-    if (square) lower_free_prices(g, st);
+    lower_free_prices(g, st, square ? -kInf : 0.0);
     const int64_t free1 = trace ? count_free() : 0;
     auto tq = std::chrono::steady_clock::now();
     PathSearch search(g);
