@@ -135,6 +135,54 @@ int main() {
             ++failures;
         }
     }
+    // A warm repair of a rectangular problem, as a pricing round makes it: the optimum on some of
+    // the arcs, then every arc present, so rows whose new arcs undercut their match are freed and
+    // the columns they leave keep (then lower) the prices their rows paid.  Must reach the optimum
+    // over all the arcs, certified, ties included.
+    int n_freed = 0;
+    for (int t = 0; t < 600; ++t) {
+        const int n = 2 + rng() % 9, m = n + 1 + rng() % 4;
+        std::vector<double> c(n * m);
+        for (auto& x : c) x = (t % 3 == 0) ? double(rng() % 3) : (t % 3 == 1) ? double(rng() % 1000) / 7.0
+                                                                        : std::ldexp(double(rng() % 1000), int(rng() % 30) - 15);
+        std::vector<int64_t> sub_ptr(n + 1, 0), ptr(n + 1, 0);
+        std::vector<int32_t> sub_idx, idx;
+        std::vector<double> sub_cost, cost;
+        for (int i = 0; i < n; ++i) {
+            for (int j = 0; j < m; ++j) {
+                if (j == i || rng() % 3 == 0) {  // arc i -> i keeps a perfect matching
+                    sub_idx.push_back(j);
+                    sub_cost.push_back(c[i * m + j]);
+                }
+                idx.push_back(j);
+                cost.push_back(c[i * m + j]);
+            }
+            sub_ptr[i + 1] = sub_idx.size();
+            ptr[i + 1] = idx.size();
+        }
+        const CsrGraph sub{n, m, sub_ptr.data(), sub_idx.data(), sub_cost.data()};
+        const CsrGraph g{n, m, ptr.data(), idx.data(), cost.data()};
+        LapState st = solve_ssp(sub, nullptr);
+        for (int i = 0; i < n; ++i)  // rows the repair will free: a new arc undercuts the match
+            for (int j = 0; j < m; ++j)
+                if (c[i * m + j] + st.p[j] < c[i * m + st.row_to_col[i]] + st.p[st.row_to_col[i]]) {
+                    ++n_freed;
+                    break;
+                }
+        const double ref = brute(c, n, m);
+        repair_and_finish(g, st, nullptr, (t % 2) ? 0.0 : 1.1, true);  // with and without the row reduction
+        ++cases;
+        if (std::abs(matching_cost(g, st) - ref) > 1e-9 * (1 + std::abs(ref)) ||
+            certificate_violation(g, st) > 1e-9 * (1 + std::abs(ref))) {
+            std::printf("FAIL warm repair n=%d m=%d got=%g ref=%g violation=%g\n", n, m, matching_cost(g, st), ref,
+                        certificate_violation(g, st));
+            ++failures;
+        }
+    }
+    if (n_freed < 100) {  // the cases must exercise the repair, not only confirm an optimum
+        std::printf("FAIL warm repair: only %d cases freed a row\n", n_freed);
+        ++failures;
+    }
     for (int t = 0; t < 200; ++t) {
         int V = 1 + rng() % 8, R = 1 + rng() % 3, C = (V + R - 1) / R + rng() % 2;
         std::vector<double> Lr(V * R), Lc(V * C);
