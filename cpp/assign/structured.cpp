@@ -346,6 +346,9 @@ private:
     std::vector<int32_t> dropped_;     // cells whose price fell since then
     std::vector<double> u_phase_;      // word values between auction phases
     int32_t hooks_left_ = 0;           // pricing passes left in the first auction
+    static constexpr int32_t kExtraPhasePricing = 3;
+    int32_t extra_hooks_left_ = kExtraPhasePricing;  // more passes there, while they add many cells
+    int64_t last_phase_added_ = 0;                   // cells the last of those passes added
 
     // ---- Rounds (steps 2-4): the best table found so far (the latest of equal cost) and the
     // best proven bound: every round's bound holds for the full problem, whatever its table.
@@ -925,11 +928,21 @@ private:
     // most of them (the first warm rounds' shortest-path searches are what costs most without
     // this).  The passes left after the last phase run at its eps, each followed by one more
     // phase there: the cells the exact rounds would add otherwise cost long searches (figures in
-    // docs/NOTES.md, "More pricing inside the first auction").
+    // docs/NOTES.md, "More pricing inside the first auction").  Up to kExtraPhasePricing more
+    // passes at the final eps while the last one still added a cell per four words or more: on
+    // real early-training losses every pass adds about seven a word, and each cell taken in here
+    // is a long search saved in the first warm rounds; on synthetic losses the last passes add
+    // about one per hundred words, and the extra passes would only cost time (figures in the
+    // same place).
     bool phase_pricing(const LapState& s, double rel_eps, CsrGraph& gv) {
         // Out of time: the auction finishes on the arcs it has (a table sooner, without a bound).
-        if (hooks_left_ <= 0 || rel_eps > opt_.phase_pricing_eps || now() > deadline_) return false;
-        --hooks_left_;
+        if (rel_eps > opt_.phase_pricing_eps || now() > deadline_) return false;
+        if (hooks_left_ <= 0) {
+            if (extra_hooks_left_ <= 0 || last_phase_added_ * 4 < V_) return false;
+            --extra_hooks_left_;
+        } else {
+            --hooks_left_;
+        }
         double th = now();
         u_phase_.assign(n_rows_, kInf);
         for (int32_t w = 0; w < n_rows_; ++w)
@@ -940,6 +953,7 @@ private:
         if (trace_)
             std::fprintf(stderr, "  phase pricing at eps %.3g x range: %.3fs added %lld\n", rel_eps, now() - th,
                          (long long)n);
+        last_phase_added_ = n;
         if (n == 0) return false;
         build_graph(cells_, Lr_, Lc_, V_, R_, C_, g_);
         gv = g_.view(n_rows_, n_rows_);
