@@ -17,6 +17,12 @@
 
 using namespace lightrnn;
 
+// A random cost of one of three kinds: many ties (0-2), a fine grid, a wide range (2^-15..2^24).
+static double random_cost(std::mt19937_64& rng, int kind) {
+    return kind == 0 ? double(rng() % 3) : kind == 1 ? double(rng() % 1000) / 7.0
+                                                    : std::ldexp(double(rng() % 1000), int(rng() % 30) - 15);
+}
+
 // Exact optimum by dynamic programming over subsets of columns: O(n 2^m), m <= 16.
 static double brute(const std::vector<double>& c, int n, int m) {
     std::vector<double> best(size_t(1) << m, INFINITY);
@@ -84,8 +90,7 @@ int main() {
     for (int t = 0; t < 600; ++t) {
         const int n = 2 + rng() % 10, m = n + 1 + rng() % 5;
         std::vector<double> c(n * m);
-        for (auto& x : c) x = (t % 3 == 0) ? double(rng() % 3) : (t % 3 == 1) ? double(rng() % 1000) / 7.0
-                                                                        : std::ldexp(double(rng() % 1000), int(rng() % 30) - 15);
+        for (auto& x : c) x = random_cost(rng, t % 3);
         std::vector<int32_t> cols(m);
         std::iota(cols.begin(), cols.end(), 0);
         std::shuffle(cols.begin(), cols.end(), rng);
@@ -143,8 +148,7 @@ int main() {
     for (int t = 0; t < 600; ++t) {
         const int n = 2 + rng() % 9, m = n + 1 + rng() % 4;
         std::vector<double> c(n * m);
-        for (auto& x : c) x = (t % 3 == 0) ? double(rng() % 3) : (t % 3 == 1) ? double(rng() % 1000) / 7.0
-                                                                        : std::ldexp(double(rng() % 1000), int(rng() % 30) - 15);
+        for (auto& x : c) x = random_cost(rng, t % 3);
         std::vector<int64_t> sub_ptr(n + 1, 0), ptr(n + 1, 0);
         std::vector<int32_t> sub_idx, idx;
         std::vector<double> sub_cost, cost;
