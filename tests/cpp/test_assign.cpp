@@ -23,6 +23,47 @@ static double random_cost(std::mt19937_64& rng, int kind) {
                                                     : std::ldexp(double(rng() % 1000), int(rng() % 30) - 15);
 }
 
+// A CsrGraph with arrays of its own: the arcs of an n x m cost matrix that `keep(i, j)` keeps,
+// each row's in increasing column order.
+struct OwnedCsr {
+    int n = 0, m = 0;
+    std::vector<int64_t> ptr;
+    std::vector<int32_t> idx;
+    std::vector<double> cost;
+    CsrGraph graph() const { return CsrGraph{n, m, ptr.data(), idx.data(), cost.data()}; }
+};
+
+template <typename Keep>
+static OwnedCsr csr_of(const std::vector<double>& c, int n, int m, Keep keep) {
+    OwnedCsr g;
+    g.n = n;
+    g.m = m;
+    g.ptr.assign(n + 1, 0);
+    for (int i = 0; i < n; ++i) {
+        for (int j = 0; j < m; ++j)
+            if (keep(i, j)) {
+                g.idx.push_back(j);
+                g.cost.push_back(c[i * m + j]);
+            }
+        g.ptr[i + 1] = static_cast<int64_t>(g.idx.size());
+    }
+    return g;
+}
+
+// Every arc of the matrix.
+static OwnedCsr dense_csr(const std::vector<double>& c, int n, int m) {
+    return csr_of(c, n, m, [](int, int) { return true; });
+}
+
+// Whether `st` is an optimum of g (cost `ref`) with a certificate that holds, both within 1e-9
+// relative; prints a FAIL line naming `what` when not.
+static bool optimal_and_certified(const CsrGraph& g, const LapState& st, double ref, const char* what) {
+    const double tol = 1e-9 * (1 + std::abs(ref)), got = matching_cost(g, st), violation = certificate_violation(g, st);
+    if (std::abs(got - ref) <= tol && violation <= tol) return true;
+    std::printf("FAIL %s n=%d m=%d got=%g ref=%g violation=%g\n", what, g.n_rows, g.n_cols, got, ref, violation);
+    return false;
+}
+
 // Exact optimum by dynamic programming over subsets of columns: O(n 2^m), m <= 16.
 static double brute(const std::vector<double>& c, int n, int m) {
     std::vector<double> best(size_t(1) << m, INFINITY);
@@ -61,27 +102,14 @@ int main() {
     for (int t = 0; t < 400; ++t) {
         int n = 1 + rng() % 6, m = n + rng() % 3;
         std::vector<double> c(n * m);
-        std::vector<int64_t> indptr(n + 1);
-        std::vector<int32_t> idx;
-        std::vector<double> cost;
-        for (int i = 0; i < n; ++i) {
-            for (int j = 0; j < m; ++j) {
-                c[i * m + j] = (t % 2) ? double(rng() % 4) : std::ldexp(double(rng() % 1000), int(rng() % 40) - 20);
-                idx.push_back(j);
-                cost.push_back(c[i * m + j]);
-            }
-            indptr[i + 1] = idx.size();
-        }
-        CsrGraph g{n, m, indptr.data(), idx.data(), cost.data()};
+        for (auto& x : c) x = (t % 2) ? double(rng() % 4) : std::ldexp(double(rng() % 1000), int(rng() % 40) - 20);
+        const OwnedCsr arcs = dense_csr(c, n, m);
+        const CsrGraph g = arcs.graph();
         double ref = brute(c, n, m);
         for (int method = 0; method < 2; ++method) {
             LapState st = method ? solve_auction(g, {}, nullptr) : solve_ssp(g, nullptr);
-            double got = matching_cost(g, st);
             ++cases;
-            if (std::abs(got - ref) > 1e-9 * (1 + std::abs(ref)) || certificate_violation(g, st) > 1e-9 * (1 + std::abs(ref))) {
-                std::printf("FAIL sparse n=%d m=%d method=%d got=%g ref=%g\n", n, m, method, got, ref);
-                ++failures;
-            }
+            failures += !optimal_and_certified(g, st, ref, method ? "sparse auction" : "sparse ssp");
         }
     }
     // Settling free columns left with positive prices: the optimum of the rows on a random
@@ -94,24 +122,12 @@ int main() {
         std::vector<int32_t> cols(m);
         std::iota(cols.begin(), cols.end(), 0);
         std::shuffle(cols.begin(), cols.end(), rng);
-        std::vector<int64_t> sub_ptr(n + 1, 0), ptr(n + 1, 0);
-        std::vector<int32_t> sub_idx, idx;
-        std::vector<double> sub_cost, cost;
-        for (int i = 0; i < n; ++i) {
-            for (int a = 0; a < n; ++a) {
-                sub_idx.push_back(a);
-                sub_cost.push_back(c[i * m + cols[a]]);
-            }
-            for (int j = 0; j < m; ++j) {
-                idx.push_back(j);
-                cost.push_back(c[i * m + j]);
-            }
-            sub_ptr[i + 1] = sub_idx.size();
-            ptr[i + 1] = idx.size();
-        }
-        const CsrGraph sub{n, n, sub_ptr.data(), sub_idx.data(), sub_cost.data()};
-        const CsrGraph g{n, m, ptr.data(), idx.data(), cost.data()};
-        const LapState part = solve_ssp(sub, nullptr);
+        std::vector<double> c_sub(n * n);  // the rows on columns cols[0..n)
+        for (int i = 0; i < n; ++i)
+            for (int a = 0; a < n; ++a) c_sub[i * n + a] = c[i * m + cols[a]];
+        const OwnedCsr sub_arcs = dense_csr(c_sub, n, n), arcs = dense_csr(c, n, m);
+        const CsrGraph g = arcs.graph();
+        const LapState part = solve_ssp(sub_arcs.graph(), nullptr);
         LapState st;
         st.row_to_col.assign(n, -1);
         st.col_to_row.assign(m, -1);
@@ -133,12 +149,7 @@ int main() {
         const double ref = brute(c, n, m);
         settle_free_columns(g, st, nullptr);
         ++cases;
-        if (std::abs(matching_cost(g, st) - ref) > 1e-9 * (1 + std::abs(ref)) ||
-            certificate_violation(g, st) > 1e-9 * (1 + std::abs(ref))) {
-            std::printf("FAIL settle n=%d m=%d got=%g ref=%g violation=%g\n", n, m, matching_cost(g, st), ref,
-                        certificate_violation(g, st));
-            ++failures;
-        }
+        failures += !optimal_and_certified(g, st, ref, "settle");
     }
     // A warm repair of a rectangular problem, as a pricing round makes it: the optimum on some of
     // the arcs, then every arc present, so rows whose new arcs undercut their match are freed and
@@ -149,24 +160,11 @@ int main() {
         const int n = 2 + rng() % 9, m = n + 1 + rng() % 4;
         std::vector<double> c(n * m);
         for (auto& x : c) x = random_cost(rng, t % 3);
-        std::vector<int64_t> sub_ptr(n + 1, 0), ptr(n + 1, 0);
-        std::vector<int32_t> sub_idx, idx;
-        std::vector<double> sub_cost, cost;
-        for (int i = 0; i < n; ++i) {
-            for (int j = 0; j < m; ++j) {
-                if (j == i || rng() % 3 == 0) {  // arc i -> i keeps a perfect matching
-                    sub_idx.push_back(j);
-                    sub_cost.push_back(c[i * m + j]);
-                }
-                idx.push_back(j);
-                cost.push_back(c[i * m + j]);
-            }
-            sub_ptr[i + 1] = sub_idx.size();
-            ptr[i + 1] = idx.size();
-        }
-        const CsrGraph sub{n, m, sub_ptr.data(), sub_idx.data(), sub_cost.data()};
-        const CsrGraph g{n, m, ptr.data(), idx.data(), cost.data()};
-        LapState st = solve_ssp(sub, nullptr);
+        // A third of the arcs, and arc i -> i, which keeps a perfect matching.
+        const OwnedCsr sub_arcs = csr_of(c, n, m, [&](int i, int j) { return j == i || rng() % 3 == 0; });
+        const OwnedCsr arcs = dense_csr(c, n, m);
+        const CsrGraph g = arcs.graph();
+        LapState st = solve_ssp(sub_arcs.graph(), nullptr);
         for (int i = 0; i < n; ++i)  // rows the repair will free: a new arc undercuts the match
             for (int j = 0; j < m; ++j)
                 if (c[i * m + j] + st.p[j] < c[i * m + st.row_to_col[i]] + st.p[st.row_to_col[i]]) {
@@ -176,12 +174,7 @@ int main() {
         const double ref = brute(c, n, m);
         repair_and_finish(g, st, nullptr, (t % 2) ? 0.0 : 1.1, true);  // with and without the row reduction
         ++cases;
-        if (std::abs(matching_cost(g, st) - ref) > 1e-9 * (1 + std::abs(ref)) ||
-            certificate_violation(g, st) > 1e-9 * (1 + std::abs(ref))) {
-            std::printf("FAIL warm repair n=%d m=%d got=%g ref=%g violation=%g\n", n, m, matching_cost(g, st), ref,
-                        certificate_violation(g, st));
-            ++failures;
-        }
+        failures += !optimal_and_certified(g, st, ref, "warm repair");
     }
     if (n_freed < 100) {  // the cases must exercise the repair, not only confirm an optimum
         std::printf("FAIL warm repair: only %d cases freed a row\n", n_freed);
