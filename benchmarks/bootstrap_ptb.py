@@ -72,7 +72,7 @@ def carry_mean_inputs(ckpt_path: Path, old_table: Path, new_table: Path, train: 
 
 
 def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, common: list, tag: str = "",
-        carry: str = "positions", init_table: str = "random", threads: int = 1, sample: str = "1") -> dict:
+        carry: str = "positions", init_table: str = "random", threads: int = 1, sample: str = "1", rescore: bool = True) -> dict:
     d = out / f"{name}{tag}"
     d.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -102,7 +102,7 @@ def arm(out: Path, name: str, model: str, schedule: list[int], realloc: bool, co
             rep = d / f"realloc_{r}.json"
             if not nxt.exists():
                 run(["realloc", "--checkpoint", ck, "--train", out / "train.npy", "--out-table", nxt, "--report", rep,
-                     "--rescore", "--num-threads", threads, "--sample", sample])
+                     *(["--rescore"] if rescore else []), "--num-threads", threads, "--sample", sample])
             j = json.loads(rep.read_text())
             res["reallocations"].append({k: j[k] for k in ("words_moved", "objective_old_per_token",
                                                            "objective_new_per_token", "actual_ppl_old",
@@ -184,6 +184,9 @@ def main() -> None:
                    help="`lightrnn realloc --sample`: 1 = the whole training split (every result in docs/RESULTS.md), "
                         "round = as much as the round trained on (the workflow's default)")
     p.add_argument("--tag", default="", help="suffix of the arms' folders and of results*.json/md (variants side by side)")
+    p.add_argument("--no-rescore", action="store_true",
+                   help="skip the reallocation's second pass that measures the new table's actual training "
+                        "perplexity before retraining (a report figure only; it doubles the pass time)")
     p.add_argument("--hidden", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-lines", type=int, help="use only the first N lines of each split (smoke test)")
@@ -210,7 +213,7 @@ def main() -> None:
         extra = ["--slim-parts", a.slim_parts, "--slim-pool", a.slim_pool] if name == "slim" else []
         extra += shlex.split(a.train_args) + (shlex.split(a.bootstrap_args) if spec[name][0] == "lightrnn" else [])
         results.append(arm(a.out, name, spec[name][0], schedule, spec[name][1], common + extra, a.tag, a.carry_inputs,
-                           a.init_table, a.threads, a.realloc_sample))
+                           a.init_table, a.threads, a.realloc_sample, not a.no_rescore))
     (a.out / f"results{a.tag}.json").write_text(json.dumps(results, indent=2))
     lines = ["| arm | params (emb+out) | params (total) | valid ppl per round | test ppl | train tok/s | wall s |",
              "|---|---|---|---|---|---|---|"]
