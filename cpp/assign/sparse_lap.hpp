@@ -76,7 +76,7 @@ LapState row_reduction_start(const CsrGraph& g);
 // arcs unmatched; rectangular case: negative prices set to 0), then run shortest augmenting
 // paths for every free row; rectangular case: a column left free with a positive price (its row
 // moved, or it was left so by an earlier call) is then settled by a reverse search that empties
-// the cheapest column to empty instead (see sparse_lap.cpp).  Square
+// the cheapest column to empty instead (see sparse_settle.cpp).  Square
 // problems keep every price but those of columns still free after the row reduction, which
 // drop to the least dual-feasible value, so a warm start after adding arcs re-searches only
 // the rows whose new arcs undercut their match.  Throws Infeasible.

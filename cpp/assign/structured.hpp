@@ -38,7 +38,7 @@
 // |Lr| + |Lc| must be finite (a table's cost could overflow otherwise): std::invalid_argument
 // names the entry.  Costs large enough for prices (up to ~ (cells + 2) times the largest cost) to
 // overflow are solved on a copy scaled by a power of two.  The auction's eps ignores outlying
-// costs (see sparse_lap.cpp), so that prices stay at the scale of the costs that matter.
+// costs (see sparse_auction.cpp), so that prices stay at the scale of the costs that matter.
 // Complexity per round: O(V (R + C)) for the bounds plus one entry per (row, column) that both
 // pass, plus the sparse solve.
 // Set LIGHTRNN_SOLVER_TRACE in the environment to print each round's and each auction phase's

@@ -1,0 +1,59 @@
+// Helpers shared by the sparse solvers (sparse_lap.cpp, sparse_settle.cpp, sparse_auction.cpp).
+// Internal: included by those files only.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <queue>
+#include <string>
+#include <utility>
+
+#include "sparse_lap.hpp"
+
+namespace lightrnn {
+namespace lap_detail {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int kCheckEvery = 1024;
+
+// Reduced cost c_ij + p_j - u_i of an arc, at least 0: the invariants make it >= 0 exactly, so a
+// negative value is rounding only.
+inline double reduced_cost(double cost, double pj, double ui) {
+    const double r = cost + pj - ui;
+    return r < 0.0 ? 0.0 : r;
+}
+
+struct HeapItem {
+    double dist;
+    int32_t col;
+    int32_t matched;  // 0: a free column (a sink), 1: matched
+    // Min-heap on (dist, matched, col): at equal distance a free column wins (the search ends
+    // there instead of scanning the rest of a plateau of tight arcs), then the smallest column,
+    // for determinism.
+    bool operator<(const HeapItem& o) const {
+        return dist > o.dist || (dist == o.dist && (matched > o.matched || (matched == o.matched && col > o.col)));
+    }
+};
+
+
+inline void check_shape(const CsrGraph& g) {
+    if (g.n_rows < 0 || g.n_cols < 0) throw std::invalid_argument("negative problem size");
+    if (g.n_rows > g.n_cols) throw Infeasible("more rows than columns: cost matrix is infeasible");
+}
+
+// Nothing matched, all duals and prices 0.
+inline LapState empty_state(const CsrGraph& g) {
+    LapState st;
+    st.row_to_col.assign(g.n_rows, -1);
+    st.col_to_row.assign(g.n_cols, -1);
+    st.u.assign(g.n_rows, 0.0);
+    st.p.assign(g.n_cols, 0.0);
+    return st;
+}
+
+}  // namespace lap_detail
+}  // namespace lightrnn

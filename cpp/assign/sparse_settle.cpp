@@ -1,0 +1,349 @@
+// Settling the free columns of a rectangular problem at price 0 (settle_free_columns, declared in
+// sparse_lap.hpp): single reverse shortest-path searches, then phases of exit potentials.
+#include "sparse_lap.hpp"
+
+#include "lap_internal.hpp"
+
+namespace lightrnn {
+
+using lap_detail::check_shape;
+using lap_detail::empty_state;
+using lap_detail::HeapItem;
+using lap_detail::kCheckEvery;
+using lap_detail::kInf;
+using lap_detail::reduced_cost;
+
+namespace {
+
+// Stranded columns are settled in phases once single searches reach more than 1/kPhaseShare of
+// the columns on average.
+constexpr int64_t kPhaseShare = 4;
+
+// The transposed graph: for each column, the rows of the arcs into it and their costs.
+struct Transposed {
+    std::vector<int64_t> col_ptr;  // (n_cols + 1)
+    std::vector<int32_t> row;      // (nnz)
+    std::vector<double> cost;      // (nnz)
+
+    explicit Transposed(const CsrGraph& g) : col_ptr(static_cast<size_t>(g.n_cols) + 1, 0) {
+        const int64_t n_arcs = g.indptr[g.n_rows];
+        for (int64_t a = 0; a < n_arcs; ++a) ++col_ptr[g.indices[a] + 1];
+        for (int32_t j = 0; j < g.n_cols; ++j) col_ptr[j + 1] += col_ptr[j];
+        row.resize(n_arcs);
+        cost.resize(n_arcs);
+        std::vector<int64_t> fill(col_ptr.begin(), col_ptr.end() - 1);
+        for (int32_t i = 0; i < g.n_rows; ++i)
+            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
+                const int64_t slot = fill[g.indices[a]]++;
+                row[slot] = i;
+                cost[slot] = g.cost[a];
+            }
+    }
+};
+
+// One reverse shortest-path search per stranded column, over the transposed graph (see
+// settle_free_columns).
+class ReverseSearch {
+public:
+    ReverseSearch(const CsrGraph& g, const Transposed& t)
+        : t_(t), delta_(g.n_cols, kInf), pred_(g.n_cols, -1), mover_(g.n_cols, -1), done_(g.n_cols, 0) {}
+
+    // Settles free column `root`: the cheapest column to empty instead is emptied at price 0.
+    // Returns how many columns the search reached.
+    int64_t settle(int32_t root, LapState& st) {
+        for (int32_t k : touched_) {
+            delta_[k] = kInf;
+            pred_[k] = mover_[k] = -1;
+            done_[k] = 0;
+        }
+        touched_.clear();
+        popped_.clear();
+        double best = st.p[root];
+        const int32_t end = search(root, st, best);
+        // Duals: reached columns (and their rows) lower by best - delta.
+        for (int32_t k : popped_) {
+            const double drop = best - delta_[k];
+            st.p[k] = std::max(0.0, st.p[k] - drop);
+            const int32_t owner = st.col_to_row[k];
+            if (owner >= 0) st.u[owner] -= drop;
+        }
+        // Rows on the path move one column towards the root; `end` is emptied.
+        if (end != root) {
+            st.col_to_row[end] = -1;
+            int32_t k = end;
+            while (k != root) {
+                const int32_t i = mover_[k], t = pred_[k];
+                st.row_to_col[i] = t;
+                st.col_to_row[t] = i;
+                k = t;
+            }
+        }
+        st.p[end] = 0.0;
+        return static_cast<int64_t>(popped_.size());
+    }
+
+private:
+    // Dijkstra from `root` until no reached column can be emptied for less than `best` (on entry
+    // the root's own price); returns the column to empty, `best` its cost.
+    int32_t search(int32_t root, const LapState& st, double& best) {
+        using Item = std::pair<double, int32_t>;  // (label, column), smallest first, then lowest column
+        std::priority_queue<Item, std::vector<Item>, std::greater<Item>> heap;
+        delta_[root] = 0.0;
+        touched_.push_back(root);
+        heap.push({0.0, root});
+        int32_t end = root;
+        while (!heap.empty()) {
+            const auto [dk, k] = heap.top();
+            heap.pop();
+            if (done_[k] || dk > delta_[k]) continue;
+            if (dk >= best) break;
+            done_[k] = 1;
+            popped_.push_back(k);
+            if (k != root && dk + st.p[k] < best) {
+                best = dk + st.p[k];
+                end = k;
+            }
+            for (int64_t a = t_.col_ptr[k]; a < t_.col_ptr[k + 1]; ++a) {
+                const int32_t i = t_.row[a];
+                const int32_t m = st.row_to_col[i];
+                if (m == k || m < 0 || done_[m]) continue;
+                const double nd = dk + reduced_cost(t_.cost[a], st.p[k], st.u[i]);
+                if (nd < delta_[m] || (nd == delta_[m] && i < mover_[m])) {
+                    if (delta_[m] == kInf) touched_.push_back(m);
+                    delta_[m] = nd;
+                    pred_[m] = k;
+                    mover_[m] = i;
+                    heap.push({nd, m});
+                }
+            }
+        }
+        return end;
+    }
+
+    const Transposed& t_;
+    std::vector<double> delta_;             // label of each reached column
+    std::vector<int32_t> pred_, mover_;     // the column towards the root, the row that moves there
+    std::vector<uint8_t> done_;
+    std::vector<int32_t> touched_, popped_;
+};
+
+// Settles stranded free columns in phases (see settle_free_columns).  Each phase computes, for
+// every column k, h_k: the least cost of emptying some column by a chain of moves that starts
+// by a row moving into k (h_k <= p_k, emptying k itself; a free column at price 0 has h = 0).
+class ExitPotentials {
+public:
+    ExitPotentials(const CsrGraph& g, const Transposed& t)
+        : g_(g), t_(t), h_(g.n_cols, kInf), state_(g.n_cols, 0), next_arc_(g.n_cols, 0) {
+        // Each row's arcs by cost: a move into k can lower h_k only through an arc cheaper than
+        // u_i - h_m (h_k <= p_k), so the backward search stops at the first arc that is not.
+        const int64_t n_arcs = g.indptr[g.n_rows];
+        sorted_col_.resize(n_arcs);
+        sorted_cost_.resize(n_arcs);
+        std::vector<std::pair<double, int32_t>> arcs;
+        for (int32_t i = 0; i < g.n_rows; ++i) {
+            arcs.clear();
+            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) arcs.emplace_back(g.cost[a], g.indices[a]);
+            std::sort(arcs.begin(), arcs.end());
+            for (size_t x = 0; x < arcs.size(); ++x) {
+                sorted_cost_[g.indptr[i] + static_cast<int64_t>(x)] = arcs[x].first;
+                sorted_col_[g.indptr[i] + static_cast<int64_t>(x)] = arcs[x].second;
+            }
+        }
+    }
+
+    // One phase over the free columns `roots` (each priced > 0): settles at least one of them and
+    // returns the others.
+    std::vector<int32_t> phase(const std::vector<int32_t>& roots, LapState& st) {
+        std::fill(state_.begin(), state_.end(), 0);
+        for (int32_t r : roots) state_[r] |= kRoot;
+        exit_potentials(st, static_cast<int64_t>(roots.size()));
+        // Vertex-disjoint tight chains from the roots to exits, tested with the search's own sums
+        // (before the duals move).
+        std::vector<int32_t> left, paths;  // paths: root, then (column, row moving out of it)..., -1
+        for (int32_t r : roots)
+            if (h_[r] < st.p[r] && !find_path(r, st, paths)) left.push_back(r);
+        // Duals: p_k -= h_k, and each row's dual follows its column.  A matched arc stays tight,
+        // every reduced cost r_ik + h_m - h_k stays >= 0 (h is a shortest-path potential), no
+        // price goes below 0, the chains found are tight and end at price 0.
+        for (int32_t k = 0; k < g_.n_cols; ++k) {
+            st.p[k] = (state_[k] & kExit) ? 0.0 : std::max(0.0, st.p[k] - h_[k]);
+            const int32_t owner = st.col_to_row[k];
+            if (owner >= 0) st.u[owner] -= h_[k];
+        }
+        // Rows on each chain move one column towards its root; the chain's last column is emptied.
+        for (size_t a = 0; a < paths.size();) {
+            int32_t to = paths[a++];
+            while (paths[a] >= 0) {
+                const int32_t from = paths[a], i = paths[a + 1];
+                st.row_to_col[i] = to;
+                st.col_to_row[to] = i;
+                to = from;
+                a += 2;
+            }
+            ++a;
+            st.col_to_row[to] = -1;
+            st.p[to] = 0.0;
+        }
+        return left;
+    }
+
+private:
+    static constexpr uint8_t kExit = 1, kVisited = 2, kRoot = 4, kDone = 8;
+
+    // Dijkstra from every column at once, backwards along the moves: a popped matched column m
+    // lets each column k of its row's arcs be entered at h_m + (reduced cost of the arc).  A
+    // matched column whose own price stays its least cost is an exit (kExit).
+    void exit_potentials(const LapState& st, int64_t n_roots) {
+        using Item = std::pair<double, int32_t>;  // (label, column), smallest first, then lowest column
+        std::vector<Item> items;
+        items.reserve(static_cast<size_t>(g_.n_cols));
+        for (int32_t k = 0; k < g_.n_cols; ++k) {
+            h_[k] = st.p[k];
+            items.push_back({h_[k], k});
+        }
+        std::priority_queue<Item, std::vector<Item>, std::greater<Item>> heap(std::greater<Item>(), std::move(items));
+        double top = 0.0;
+        while (!heap.empty() && n_roots > 0) {
+            const auto [hm, m] = heap.top();
+            heap.pop();
+            if ((state_[m] & kDone) || hm > h_[m]) continue;
+            state_[m] |= kDone;
+            top = hm;
+            if (state_[m] & kRoot) --n_roots;
+            const int32_t i = st.col_to_row[m];
+            if (i < 0) continue;
+            if (h_[m] == st.p[m]) state_[m] |= kExit;
+            const double ui = st.u[i];
+            for (int64_t a = g_.indptr[i]; a < g_.indptr[i + 1]; ++a) {
+                if (sorted_cost_[a] >= ui - hm) break;
+                const int32_t k = sorted_col_[a];
+                if (k == m || (state_[k] & kDone)) continue;
+                const double nd = hm + reduced_cost(sorted_cost_[a], st.p[k], ui);
+                if (nd < h_[k]) {
+                    h_[k] = nd;
+                    heap.push({nd, k});
+                }
+            }
+        }
+        // Once every root has its label, the others are cut at the last label popped: still a
+        // potential under which every reduced cost stays >= 0, and no price goes below 0.
+        for (int32_t k = 0; k < g_.n_cols; ++k)
+            if (!(state_[k] & kDone)) h_[k] = std::min(h_[k], top);
+    }
+
+    // Depth-first search from `root` to an exit over tight moves (a row of column m may move into
+    // column k when h_k = h_m + its arc's reduced cost), through columns not visited in this
+    // phase.  Appends the chain to `paths` and returns true if one is found.  A column left
+    // without a chain stays visited: no later root of the phase gets through it either (as in
+    // Hopcroft-Karp).
+    bool find_path(int32_t root, const LapState& st, std::vector<int32_t>& paths) {
+        stack_.assign(1, root);
+        state_[root] |= kVisited;
+        next_arc_[root] = t_.col_ptr[root];
+        while (!stack_.empty()) {
+            const int32_t k = stack_.back();
+            if (k != root && (state_[k] & kExit)) {
+                paths.push_back(root);
+                for (size_t d = 1; d < stack_.size(); ++d) {
+                    paths.push_back(stack_[d]);
+                    paths.push_back(st.col_to_row[stack_[d]]);  // its row moves out
+                }
+                paths.push_back(-1);
+                return true;
+            }
+            bool pushed = false;
+            while (next_arc_[k] < t_.col_ptr[k + 1]) {
+                const int64_t t = next_arc_[k]++;
+                const int32_t i = t_.row[t];
+                const int32_t m = st.row_to_col[i];
+                if (m == k || m < 0 || (state_[m] & (kVisited | kDone)) != kDone) continue;
+                if (h_[m] + reduced_cost(t_.cost[t], st.p[k], st.u[i]) != h_[k]) continue;
+                state_[m] |= kVisited;
+                next_arc_[m] = t_.col_ptr[m];
+                stack_.push_back(m);
+                pushed = true;
+                break;
+            }
+            if (!pushed) stack_.pop_back();
+        }
+        return false;
+    }
+
+    const CsrGraph& g_;
+    const Transposed& t_;
+    std::vector<int32_t> sorted_col_;  // each row's arcs by cost (g's row pointers)
+    std::vector<double> sorted_cost_;
+    std::vector<double> h_;          // least cost of emptying a column by a chain entering each column
+    std::vector<uint8_t> state_;     // kExit | kVisited, this phase
+    std::vector<int64_t> next_arc_;  // DFS: the next transposed arc to try
+    std::vector<int32_t> stack_;
+};
+
+}  // namespace
+
+
+// Rectangular problems: a free column must end at price 0.  A column whose row left it in a warm
+// start keeps its price while the forward searches run (most end at such columns); one still
+// free afterwards ("stranded", price p_j > 0) is settled by a reverse shortest-path search
+// rooted at it, over the transposed graph: a row adjacent to a reached column k may move into k,
+// freeing its own column m at label delta_m = delta_k + (reduced cost of the row's arc to k).
+// Emptying a reached column e costs delta_e + p_e (the root: p_j); the least such e ends the
+// search, the rows on its path move one column towards the root, e is freed at price 0, and
+// every reached column k (with its row) lowers its price by D - delta_k, D = that least cost:
+// reduced costs stay >= 0, the path is tight, no price goes below 0, and the other free columns
+// are untouched.  Dropping stranded columns to 0 instead frees their neighbours, whose columns
+// drop too, in a cascade over most of the words (docs/NOTES.md, "Empty cells").
+//
+// On a nearly full table each such search reaches most of the columns (the cheap columns to
+// empty are far away, across plateaus of near-tight arcs), so the stranded columns left once
+// the searches average more than a quarter of the columns are settled in phases instead.  A
+// phase computes, by one Dijkstra backwards from every column at once (initial label p_k), the
+// least cost h_k of emptying some column by a chain of moves into k; h is a shortest-path
+// potential, so p_k -= h_k (with each row's dual following its column) keeps every reduced cost
+// >= 0 and every price >= 0, and makes each column's chain tight down to an exit (a column whose
+// own price was its least cost) now priced 0.  Vertex-disjoint tight chains from the stranded
+// columns to exits, found by depth-first search as in Hopcroft-Karp, are then moved at once: a
+// phase settles at least one column (the one of least label) and usually several.
+int64_t settle_free_columns(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
+    // Lowering every price and every row dual by the same amount keeps every reduced cost: the
+    // least price can go to 0 at once.  (After a warm round every column may be priced well above
+    // 0; the searches below would then each lower most of the graph by about that amount.)
+    {
+        double theta = kInf;
+        for (int32_t j = 0; j < g.n_cols; ++j) theta = std::min(theta, st.p[j]);
+        if (theta > 0.0 && theta < kInf) {
+            for (double& pj : st.p) pj -= theta;
+            for (double& ui : st.u) ui -= theta;
+        }
+    }
+    std::vector<int32_t> stranded;
+    for (int32_t j = 0; j < g.n_cols; ++j)
+        if (st.col_to_row[j] < 0 && st.p[j] > 0.0) stranded.push_back(j);
+    if (stranded.empty()) return 0;
+    const Transposed transposed(g);
+    ReverseSearch search(g, transposed);
+    // One search per column while the searches stay local; once they reach a large share of the
+    // columns on average, the rest go in phases, each about as costly as one search over every
+    // column but settling several columns at once.
+    size_t n_single = 0;
+    int64_t popped = 0;
+    while (n_single < stranded.size() && popped * kPhaseShare <= static_cast<int64_t>(n_single) * g.n_cols) {
+        popped += search.settle(stranded[n_single], st);
+        if (++n_single % kCheckEvery == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
+    }
+    int64_t phases = 0;
+    if (n_single < stranded.size()) {
+        ExitPotentials potentials(g, transposed);
+        std::vector<int32_t> left(stranded.begin() + static_cast<std::ptrdiff_t>(n_single), stranded.end());
+        for (; !left.empty(); ++phases) {
+            left = potentials.phase(left, st);
+            if (interrupted && interrupted()) throw Interrupted("interrupted");
+        }
+    }
+    if (std::getenv("LIGHTRNN_SOLVER_TRACE"))
+        std::fprintf(stderr, "  settled %zu free columns: %zu by single searches (%lld columns reached), %zu in %lld phases\n",
+                     stranded.size(), n_single, (long long)popped, stranded.size() - n_single, (long long)phases);
+    return static_cast<int64_t>(stranded.size());
+}
+
+}  // namespace lightrnn
