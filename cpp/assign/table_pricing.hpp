@@ -64,7 +64,6 @@ public:
         return n_added;
     }
 
-
     // A proven lower bound on the optimum from the last exact pricing pass: for each word, its
     // minimum over all cells of cost + p (word_min) less the most its rounding can have hidden,
     // minus the sum of prices (rectangular: of max(p, 0), which the bound needs), summed with
@@ -85,8 +84,9 @@ public:
             const double a = static_cast<double>(Lr_[w * R_ + c / C_]), b = static_cast<double>(Lc_[w * C_ + c % C_]);
             const double pc = st.p[c];
             const double vm = (a + b) + pc + 2.01 * kUnit * (std::abs(a) + std::abs(b) + std::abs(pc));
-            const double mag = std::max(std::abs(vm), std::abs(m)) +
-                               2.0 * ((cand_.lr_min[w] < 0.0 ? -cand_.lr_min[w] : 0.0) + (cand_.lc_min[w] < 0.0 ? -cand_.lc_min[w] : 0.0) + pneg);
+            const double neg = (cand_.lr_min[w] < 0.0 ? -cand_.lr_min[w] : 0.0) +
+                               (cand_.lc_min[w] < 0.0 ? -cand_.lc_min[w] : 0.0) + pneg;
+            const double mag = std::max(std::abs(vm), std::abs(m)) + 2.0 * neg;
             sum.add(m);
             sum.add(-2.02 * kUnit * mag);
         }
@@ -94,7 +94,6 @@ public:
         const double lb = sum.lower();
         return std::isnan(lb) ? -kInf : lb;
     }
-
 
 private:
     // One pricing pass: prices p, word duals u, and (exact passes only) the matching.
@@ -400,7 +399,6 @@ private:
             }
         }
     }
-
 
     const TableProblem<T>& pb_;
     TableCandidates<T>& cand_;
