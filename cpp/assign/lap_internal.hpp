@@ -56,4 +56,13 @@ inline LapState empty_state(const CsrGraph& g) {
 }
 
 }  // namespace lap_detail
+
+// The sparse solvers' files use these unqualified.
+using lap_detail::check_shape;
+using lap_detail::empty_state;
+using lap_detail::HeapItem;
+using lap_detail::kCheckEvery;
+using lap_detail::kInf;
+using lap_detail::reduced_cost;
+
 }  // namespace lightrnn

@@ -6,13 +6,6 @@
 
 namespace lightrnn {
 
-using lap_detail::check_shape;
-using lap_detail::empty_state;
-using lap_detail::HeapItem;
-using lap_detail::kCheckEvery;
-using lap_detail::kInf;
-using lap_detail::reduced_cost;
-
 namespace {
 
 // A cost range this many times the 90th percentile of the rows' spreads is set by outliers.

@@ -8,13 +8,6 @@
 
 namespace lightrnn {
 
-using lap_detail::check_shape;
-using lap_detail::empty_state;
-using lap_detail::HeapItem;
-using lap_detail::kCheckEvery;
-using lap_detail::kInf;
-using lap_detail::reduced_cost;
-
 namespace {
 
 // One Dijkstra search from free row `start`; augments and updates the duals.

@@ -6,13 +6,6 @@
 
 namespace lightrnn {
 
-using lap_detail::check_shape;
-using lap_detail::empty_state;
-using lap_detail::HeapItem;
-using lap_detail::kCheckEvery;
-using lap_detail::kInf;
-using lap_detail::reduced_cost;
-
 namespace {
 
 // Stranded columns are settled in phases once single searches reach more than 1/kPhaseShare of
