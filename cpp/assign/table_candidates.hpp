@@ -19,9 +19,7 @@ public:
 
     std::vector<std::vector<int32_t>> cells;  // (n_rows) candidate cells of each row, sorted
     std::vector<uint8_t> flat;                // (V) the word's costs are the same in every cell
-    std::vector<uint8_t> bad;                 // (V) the word has a non-finite cost
     std::vector<double> lr_min, lc_min;       // (V) least L_r and L_c of each word
-    std::vector<double> word_abs;             // (V) largest |L_r| + largest |L_c| of each word
     std::vector<int32_t> flat_words;          // the words whose costs are the same in every cell
 
     // Candidate cells per word (k cheapest rows x k cheapest columns, and the fallback cell), and
@@ -30,10 +28,10 @@ public:
     void scan_candidates() {
         cells.assign(n_rows_, {});
         flat.assign(V_, 0);
-        bad.assign(V_, 0);
+        bad_.assign(V_, 0);
         lr_min.resize(V_);
         lc_min.resize(V_);
-        word_abs.resize(V_);
+        word_abs_.resize(V_);
         parallel_blocks(V_, threads_, [&](int64_t b, int64_t e) {
             std::vector<int32_t> idx, rk, ck;
             for (int64_t w = b; w < e; ++w) scan_word(w, idx, rk, ck);
@@ -61,12 +59,12 @@ private:
             c1 = std::max(c1, lc[j]);
         }
         if (nonfinite) {  // NaN would break the sorts below (no strict weak order)
-            bad[w] = 1;
+            bad_[w] = 1;
             return;
         }
         lr_min[w] = static_cast<double>(r0);
         lc_min[w] = static_cast<double>(c0);
-        word_abs[w] = std::max(std::abs(static_cast<double>(r0)), std::abs(static_cast<double>(r1))) +
+        word_abs_[w] = std::max(std::abs(static_cast<double>(r0)), std::abs(static_cast<double>(r1))) +
                        std::max(std::abs(static_cast<double>(c0)), std::abs(static_cast<double>(c1)));
         // A word whose costs are the same in every cell (one a full pass missed; solve_table sets
         // them aside when they are many) is indifferent: priced like a dummy word.
@@ -86,7 +84,7 @@ public:
     // path lengths).  Throws std::invalid_argument for non-finite costs and for a sum that
     // overflows (it cannot be a table's cost), NeedsScaling when prices could overflow.
     void check_magnitudes() const {
-        const double largest = check_word_magnitudes(Lr_, Lc_, R_, C_, bad, word_abs);
+        const double largest = check_word_magnitudes(Lr_, Lc_, R_, C_, bad_, word_abs_);
         const double limit = std::numeric_limits<double>::max() / 64.0;
         if (largest > limit / (static_cast<double>(n_cells_) + 2.0)) {
             int shift = 0;
@@ -229,6 +227,8 @@ private:
     const int threads_;
     const bool trace_;
     const int32_t k_;  // candidate rows and columns per word
+    std::vector<uint8_t> bad_;      // (V) the word has a non-finite cost (for check_magnitudes)
+    std::vector<double> word_abs_;  // (V) largest |L_r| + largest |L_c| of each word (the same)
 };
 
 }  // namespace table_detail

@@ -9,8 +9,8 @@ namespace lightrnn {
 namespace table_detail {
 
 // The solve on costs whose magnitudes are known to be safe (solve_table in structured.cpp checks
-// the options and scales the costs when they are not).  One object per solve: the steps share the candidate
-// lists, the sparse graph and its solver state, and the incremental pricing state.
+// the options and scales the costs when they are not).  One object per solve: the steps share the
+// candidate lists, the sparse graph and its solver state, and the incremental pricing state.
 template <typename T>
 class TableSolver {
 public:
