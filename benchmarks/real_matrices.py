@@ -12,7 +12,7 @@ prefers nearly the same rows), which is what makes them harder than the syntheti
 Problems (`--only NAME,...` builds a subset):
 - bv30k-e0.125, bv30k-e1: the 30,000 most frequent words of the large-vocabulary corpus
   (174 x 174 table), after 1/8 epoch and after 1 epoch of training from a random table;
-- bv200k-e0.125: 200,000 words (448 x 448), after 1/8 epoch;
+- bv200k-e0.125, bv200k-e1: 200,000 words (448 x 448), after 1/8 epoch and after 1 epoch;
 - bvall-e0.125: every word of the training split (min_count 1: about 435,000, 660 x 660);
 - ptb-r1 .. ptb-r8: PTB's reallocations from a finished default workflow run, copied from its
   results directory (`--ptb-results results`; skipped when it has none);
@@ -46,6 +46,7 @@ BIGVOCAB = {
     "bv200k-e0.125": (200000, 0.125),
     "bvall-e0.125": (0, 0.125),
     "bv30k-e1": (30000, 1.0),
+    "bv200k-e1": (200000, 1.0),
 }
 
 
