@@ -3,6 +3,7 @@
 // certificate's lower bound from the last exact pass.  Internal to the solver.
 #pragma once
 
+#include "row_kernels.hpp"
 #include "table_candidates.hpp"
 
 namespace lightrnn {
@@ -113,9 +114,12 @@ private:
         // (figures in docs/NOTES.md, "Most violating cells in a bounded heap").
         std::vector<std::pair<double, int32_t>> viol;
         size_t keep = 1;
+        // Sized R and C once; the first n_rb and n_live entries are the word's.  (Filled without
+        // a branch or a growth check per row and column.)
         std::vector<std::pair<double, int32_t>> rows_by_bound;  // (lower bound, row) below best
         std::vector<int32_t> live_cols;                         // columns that can beat best
         std::vector<double> live_lc;                            // their Lc[w, j]
+        int32_t n_rb = 0, n_live = 0;
         std::vector<double> lc_all;                             // Lc[w, :], when scanning densely
         bool dense = false;                                     // scan every column (most are live)
         double uw = 0.0, tol = 0.0;
@@ -200,8 +204,7 @@ private:
     // max_add_per_word) go to added_[w].
     void price_word(int64_t w, int32_t mcell, const Pass& pass, WordScan& s) {
         const T* lc = Lc_ + w * C_;
-        s.lcmin = kInf;
-        for (int32_t j = 0; j < C_; ++j) s.lcmin = std::min(s.lcmin, static_cast<double>(lc[j]));
+        s.lcmin = row_kernels::min_of(lc, C_);
         s.uw = pass.u[w];
         s.tol = tol_of(w, s.uw);
         s.best = s.uw;  // the matched cell is tight: min over all cells is <= u_w
@@ -227,24 +230,31 @@ private:
     // order of their bound; the others' least bound is a term of `other`.
     void bound_rows(int64_t w, WordScan& s) const {
         const T* lr = Lr_ + w * R_;
-        s.rows_by_bound.clear();
-        const double lcmin = s.lcmin, best = s.best;  // locals: the loop's stores cannot alias them
+        auto& rb = s.rows_by_bound;
+        rb.resize(static_cast<size_t>(R_));
+        std::pair<double, int32_t>* out = rb.data();
+        const double* pmin_row = pmin_row_.data();
+        const double lcmin = s.lcmin, best = s.best;
         double lrmin = kInf, lrp_min = kInf, other = s.other;
+        int32_t n = 0;
         for (int32_t i = 0; i < R_; ++i) {
             const double li = static_cast<double>(lr[i]);
+            const double lp = li + pmin_row[i];
             lrmin = std::min(lrmin, li);
-            lrp_min = std::min(lrp_min, li + pmin_row_[i]);
-            double bound = li + pmin_row_[i] + lcmin;
-            if (bound < best) s.rows_by_bound.emplace_back(bound, i);
-            else other = std::min(other, bound);
+            lrp_min = std::min(lrp_min, lp);
+            const double bound = lp + lcmin;
+            const bool keep = bound < best;
+            out[n] = {bound, i};
+            n += keep;
+            other = std::min(other, keep ? kInf : bound);
         }
         // Few rows: in order of their bound, so that `best` falls fastest.  Most of the rows (real
         // early-training losses, where nearly every row is scanned): the least first and the
         // rest as they come, which saves the sort (figures in docs/NOTES.md, "Pricing scans only
         // the columns").  Either way a row whose bound is not below `best` is skipped.
-        auto& rb = s.rows_by_bound;
-        if (rb.size() * 4 <= static_cast<size_t>(R_)) std::sort(rb.begin(), rb.end());
-        else if (!rb.empty()) std::iter_swap(rb.begin(), std::min_element(rb.begin(), rb.end()));
+        if (n * 4 <= R_) std::sort(out, out + n);
+        else if (n > 0) std::iter_swap(out, std::min_element(out, out + n));
+        s.n_rb = n;
         s.lrmin = lrmin;
         s.lrp_min = lrp_min;
         s.other = other;
@@ -256,26 +266,30 @@ private:
     // only the columns"); the others' least bound stays a term of word_min and of `other`.
     void live_columns(int64_t w, WordScan& s) const {
         const T* lc = Lc_ + w * C_;
-        s.live_cols.clear();
-        s.live_lc.clear();
+        s.live_cols.resize(static_cast<size_t>(C_));
+        s.live_lc.resize(static_cast<size_t>(C_));
+        int32_t* live_cols = s.live_cols.data();
+        double* live_lc = s.live_lc.data();
+        const double* pmin_col = pmin_col_.data();
         const double lrmin = s.lrmin, lrp_min = s.lrp_min, best = s.best;
         double out_bound = kInf;
+        int32_t n = 0;
         for (int32_t j = 0; j < C_; ++j) {
             const double lj = static_cast<double>(lc[j]);
-            const double col_bound = lj + std::max(lrmin + pmin_col_[j], lrp_min);
-            if (col_bound < best) {
-                s.live_cols.push_back(j);
-                s.live_lc.push_back(lj);
-            } else {
-                out_bound = std::min(out_bound, col_bound);
-            }
+            const double col_bound = lj + std::max(lrmin + pmin_col[j], lrp_min);
+            const bool live = col_bound < best;
+            live_cols[n] = j;
+            live_lc[n] = lj;
+            n += live;
+            out_bound = std::min(out_bound, live ? kInf : col_bound);
         }
+        s.n_live = n;
         s.other = std::min(s.other, out_bound);
         // When most columns are live (real early-training losses) a contiguous loop over every
-        // column, which the compiler vectorises, beats gathering the live ones (figures in
+        // column (row_kernels.hpp) beats gathering the live ones (figures in
         // docs/NOTES.md, "Pricing scans only the columns").  Dead columns cannot lower a row's
         // minimum below `best` nor violate; including them only makes the row minima exact.
-        s.dense = s.live_cols.size() * 2 >= static_cast<size_t>(C_);
+        s.dense = s.n_live * 2 >= C_;
         if (s.dense) s.lc_all.assign(lc, lc + C_);
     }
 
@@ -293,7 +307,8 @@ private:
         const T* lr = Lr_ + w * R_;
         const double uw = s.uw, tol = s.tol;
         double best = s.best, other = s.other;  // locals: the stores into viol cannot alias them
-        for (const auto& [bound, i] : s.rows_by_bound) {
+        for (int32_t r = 0; r < s.n_rb; ++r) {
+            const auto [bound, i] = s.rows_by_bound[r];
             if (bound >= best) {
                 other = std::min(other, bound);
                 continue;
@@ -311,20 +326,6 @@ private:
         s.other = other;
     }
 
-    // min_j (a[j] + b[j]) over [0, n), in four independent lanes (vectorisable).
-    static double min_of_sums(const double* a, const double* b, int32_t n) {
-        double m0 = kInf, m1 = kInf, m2 = kInf, m3 = kInf;
-        int32_t j = 0;
-        for (; j + 4 <= n; j += 4) {
-            m0 = std::min(m0, a[j] + b[j]);
-            m1 = std::min(m1, a[j + 1] + b[j + 1]);
-            m2 = std::min(m2, a[j + 2] + b[j + 2]);
-            m3 = std::min(m3, a[j + 3] + b[j + 3]);
-        }
-        for (; j < n; ++j) m0 = std::min(m0, a[j] + b[j]);
-        return std::min(std::min(m0, m1), std::min(m2, m3));
-    }
-
     // The least Lc[w, j] + p_ij of row i (prices `pi`) over the scanned columns, and the least
     // but for column `skip` (-1: none).
     template <bool Dense>
@@ -332,19 +333,29 @@ private:
         if constexpr (Dense) {
             const double* lc = s.lc_all.data();
             if (skip < 0) {
-                const double m = min_of_sums(lc, pi, C_);
+                const double m = row_kernels::min_of_sums(lc, pi, C_);
                 return {m, m};
             }
             const double m_other =
-                std::min(min_of_sums(lc, pi, skip), min_of_sums(lc + skip + 1, pi + skip + 1, C_ - skip - 1));
+                std::min(row_kernels::min_of_sums(lc, pi, skip), row_kernels::min_of_sums(lc + skip + 1, pi + skip + 1, C_ - skip - 1));
             return {std::min(m_other, lc[skip] + pi[skip]), m_other};
         } else {
-            const size_t n_live = s.live_cols.size();
+            const size_t n_live = static_cast<size_t>(s.n_live);
             const int32_t* live_cols = s.live_cols.data();
             const double* live_lc = s.live_lc.data();
             double m = kInf;
             if (skip < 0) {
-                for (size_t t = 0; t < n_live; ++t) m = std::min(m, live_lc[t] + pi[live_cols[t]]);
+                // Four independent minima: one chain of dependent minima is latency-bound.
+                double m1 = kInf, m2 = kInf, m3 = kInf;
+                size_t t = 0;
+                for (; t + 4 <= n_live; t += 4) {
+                    m = std::min(m, live_lc[t] + pi[live_cols[t]]);
+                    m1 = std::min(m1, live_lc[t + 1] + pi[live_cols[t + 1]]);
+                    m2 = std::min(m2, live_lc[t + 2] + pi[live_cols[t + 2]]);
+                    m3 = std::min(m3, live_lc[t + 3] + pi[live_cols[t + 3]]);
+                }
+                for (; t < n_live; ++t) m = std::min(m, live_lc[t] + pi[live_cols[t]]);
+                m = std::min(std::min(m, m1), std::min(m2, m3));
                 return {m, m};
             }
             double m_other = kInf;
@@ -366,9 +377,11 @@ private:
             if (v < threshold && v <= s.viol_limit(threshold)) s.offer(v, i * C_ + j);
         };
         if constexpr (Dense) {
-            for (int32_t j = 0; j < C_; ++j) consider(j, s.lc_all[j]);
+            const double* lc = s.lc_all.data();
+            row_kernels::each_at_most(
+                li, lc, pi, C_, [&]() { return s.viol_limit(threshold); }, [&](int32_t j) { consider(j, lc[j]); });
         } else {
-            for (size_t t = 0; t < s.live_cols.size(); ++t) consider(s.live_cols[t], s.live_lc[t]);
+            for (int32_t t = 0; t < s.n_live; ++t) consider(s.live_cols[t], s.live_lc[t]);
         }
     }
 
