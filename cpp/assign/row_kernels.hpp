@@ -63,10 +63,12 @@ inline void each_at_most(double li, const double* a, const double* b, int32_t n,
     const __m128d l = _mm_set1_pd(li);
     for (; j + 8 <= n; j += 8) {
         const __m128d lim = _mm_set1_pd(limit());
-        const int mask = _mm_movemask_pd(_mm_cmple_pd(_mm_add_pd(_mm_add_pd(l, _mm_loadu_pd(a + j)), _mm_loadu_pd(b + j)), lim)) |
-                         _mm_movemask_pd(_mm_cmple_pd(_mm_add_pd(_mm_add_pd(l, _mm_loadu_pd(a + j + 2)), _mm_loadu_pd(b + j + 2)), lim)) << 2 |
-                         _mm_movemask_pd(_mm_cmple_pd(_mm_add_pd(_mm_add_pd(l, _mm_loadu_pd(a + j + 4)), _mm_loadu_pd(b + j + 4)), lim)) << 4 |
-                         _mm_movemask_pd(_mm_cmple_pd(_mm_add_pd(_mm_add_pd(l, _mm_loadu_pd(a + j + 6)), _mm_loadu_pd(b + j + 6)), lim)) << 6;
+        // Bits t, t+1: columns j+t, j+t+1 at most the limit.
+        auto pair_at_most = [&](int32_t t) {
+            const __m128d v = _mm_add_pd(_mm_add_pd(l, _mm_loadu_pd(a + j + t)), _mm_loadu_pd(b + j + t));
+            return _mm_movemask_pd(_mm_cmple_pd(v, lim)) << t;
+        };
+        const int mask = pair_at_most(0) | pair_at_most(2) | pair_at_most(4) | pair_at_most(6);
         if (mask == 0) continue;
         for (int t = 0; t < 8; ++t)
             if ((mask >> t & 1) && (li + a[j + t]) + b[j + t] <= limit()) f(j + t);

@@ -336,8 +336,8 @@ private:
                 const double m = row_kernels::min_of_sums(lc, pi, C_);
                 return {m, m};
             }
-            const double m_other =
-                std::min(row_kernels::min_of_sums(lc, pi, skip), row_kernels::min_of_sums(lc + skip + 1, pi + skip + 1, C_ - skip - 1));
+            const double m_other = std::min(row_kernels::min_of_sums(lc, pi, skip),
+                                            row_kernels::min_of_sums(lc + skip + 1, pi + skip + 1, C_ - skip - 1));
             return {std::min(m_other, lc[skip] + pi[skip]), m_other};
         } else {
             const size_t n_live = static_cast<size_t>(s.n_live);
