@@ -1,4 +1,6 @@
 """The assignment solvers against independent references (networkx network simplex, SciPy)."""
+import re
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -501,6 +503,25 @@ def test_real_shaped_losses_equal_dense_scipy(with_current):
         ref = dense_optimum(L_r, L_c)
         assert sol.certified and sol.stopped == "optimal" and sol.lower_bound <= ref
         assert sol.objective == pytest.approx(ref, rel=1e-9)
+
+
+def test_settle_in_phases_beyond_the_roots_a_phase_labels(monkeypatch, capfd):
+    """A nearly full table whose warm rounds strand more empty cells than a settle phase's
+    backward search labels (64: the others are cut at its last label, kPhaseRoots in
+    sparse_settle.cpp): the phases must still settle every one, and the solve end at scipy's
+    optimum."""
+    rng = np.random.default_rng(31)
+    V, R, C = 6000, 78, 78  # 84 empty cells, 1.4% of the table: settled when pricing ends
+    L_r, L_c = _real_shaped(rng, V, R, C)
+    current = random_table(rng, V, R, C)
+    monkeypatch.setenv("LIGHTRNN_SOLVER_TRACE", "1")
+    sol = solve_table(L_r, L_c, current=current)
+    trace = capfd.readouterr().err
+    in_phases = [int(m.group(1)) for m in re.finditer(r"(\d+) in \d+ phases", trace)]
+    assert in_phases and max(in_phases) > 64, trace[-2000:]
+    ref = dense_optimum(L_r, L_c)
+    assert sol.certified and sol.stopped == "optimal" and sol.lower_bound <= ref
+    assert sol.objective == pytest.approx(ref, rel=1e-9)
 
 
 @pytest.mark.parametrize("max_add", [1, 2])

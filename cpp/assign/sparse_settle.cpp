@@ -12,6 +12,13 @@ namespace {
 // the columns on average.
 constexpr int64_t kPhaseShare = 4;
 
+// A phase's backward search stops once this many stranded columns have their labels (the others
+// are cut at the last label popped).  A phase settles a few columns, those of least label, yet a
+// search to the last root crosses nearly the whole graph: stopped early, the phases with many
+// roots left reach a fraction of it, in somewhat more phases (figures in docs/NOTES.md, "Empty
+// cells").
+constexpr int64_t kPhaseRoots = 64;
+
 // The transposed graph: for each column, the rows of the arcs into it and their costs.
 struct Transposed {
     std::vector<int64_t> col_ptr;  // (n_cols + 1)
@@ -149,7 +156,7 @@ public:
     std::vector<int32_t> phase(const std::vector<int32_t>& roots, LapState& st) {
         std::fill(state_.begin(), state_.end(), 0);
         for (int32_t r : roots) state_[r] |= kRoot;
-        exit_potentials(st, static_cast<int64_t>(roots.size()));
+        exit_potentials(st, std::min(kPhaseRoots, static_cast<int64_t>(roots.size())));
         // Vertex-disjoint tight chains from the roots to exits, tested with the search's own sums
         // (before the duals move).
         std::vector<int32_t> left, paths;  // paths: root, then (column, row moving out of it)..., -1
@@ -183,9 +190,10 @@ public:
 private:
     static constexpr uint8_t kExit = 1, kVisited = 2, kRoot = 4, kDone = 8;
 
-    // Dijkstra from every column at once, backwards along the moves: a popped matched column m
-    // lets each column k of its row's arcs be entered at h_m + (reduced cost of the arc).  A
-    // matched column whose own price stays its least cost is an exit (kExit).
+    // Dijkstra from every column at once, backwards along the moves, until n_roots of the roots
+    // are popped: a popped matched column m lets each column k of its row's arcs be entered at
+    // h_m + (reduced cost of the arc).  A matched column whose own price stays its least cost is
+    // an exit (kExit).
     void exit_potentials(const LapState& st, int64_t n_roots) {
         using Item = std::pair<double, int32_t>;  // (label, column), smallest first, then lowest column
         std::vector<Item> items;
@@ -218,8 +226,9 @@ private:
                 }
             }
         }
-        // Once every root has its label, the others are cut at the last label popped: still a
-        // potential under which every reduced cost stays >= 0, and no price goes below 0.
+        // The columns not popped are cut at the last label popped: still a potential under which
+        // every reduced cost stays >= 0, and no price goes below 0.  (The first root popped has
+        // its tight chain through popped columns, so a phase settles at least one.)
         for (int32_t k = 0; k < g_.n_cols; ++k)
             if (!(state_[k] & kDone)) h_[k] = std::min(h_[k], top);
     }
@@ -290,13 +299,14 @@ private:
 // On a nearly full table each such search reaches most of the columns (the cheap columns to
 // empty are far away, across plateaus of near-tight arcs), so the stranded columns left once
 // the searches average more than a quarter of the columns are settled in phases instead.  A
-// phase computes, by one Dijkstra backwards from every column at once (initial label p_k), the
-// least cost h_k of emptying some column by a chain of moves into k; h is a shortest-path
-// potential, so p_k -= h_k (with each row's dual following its column) keeps every reduced cost
-// >= 0 and every price >= 0, and makes each column's chain tight down to an exit (a column whose
-// own price was its least cost) now priced 0.  Vertex-disjoint tight chains from the stranded
-// columns to exits, found by depth-first search as in Hopcroft-Karp, are then moved at once: a
-// phase settles at least one column (the one of least label) and usually several.
+// phase computes, by one Dijkstra backwards from every column at once (initial label p_k, until
+// the kPhaseRoots least-labelled stranded columns have theirs), the least cost h_k of emptying
+// some column by a chain of moves into k; h is a shortest-path potential, so p_k -= h_k (with
+// each row's dual following its column) keeps every reduced cost >= 0 and every price >= 0, and
+// makes each column's chain tight down to an exit (a column whose own price was its least cost)
+// now priced 0.  Vertex-disjoint tight chains from the stranded columns to exits, found by
+// depth-first search as in Hopcroft-Karp, are then moved at once: a phase settles at least one
+// column (the one of least label) and usually several.
 int64_t settle_free_columns(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
     // Lowering every price and every row dual by the same amount keeps every reduced cost: the
     // least price can go to 0 at once.  (After a warm round every column may be priced well above
