@@ -180,7 +180,7 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
         rounds, why they stopped (``stopped``) and the time of each phase.
 
     Words whose costs are the same in every cell (a sampled loss pass leaves the words it did not
-    see at zero) cost the same anywhere: when they are at least a quarter of the words they are
+    see at zero) cost the same anywhere: when they are at least an eighth of the words they are
     set aside, the others solved over the whole table (on a copy of their costs), and they fill
     the cells left, each keeping its ``current`` cell when it is free.
 

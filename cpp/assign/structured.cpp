@@ -32,7 +32,7 @@ bool is_flat(const T* x, int32_t n) {
 
 // Words whose costs are the same in every cell (a sampled loss pass leaves every word it did not
 // see at zero: three quarters of the words at 200k words and a 5% pass) cost the same wherever
-// they go; solve_table sets them aside when they are at least a quarter of the words.  The
+// they go; solve_table sets them aside when they are at least an eighth of the words.  The
 // optimum is the optimum of the other words alone over the whole table (a rectangular problem,
 // with many more cells than words), the flat words filling the cells left: each keeps its current
 // cell (cell w without a current table) when that is free, the others take the free cells in
@@ -144,9 +144,11 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
     int64_t n_flat = 0;
     for (int64_t w = 0; w < V; ++w) n_flat += flat[w] = is_flat(Lr + w * R, R) && is_flat(Lc + w * C, C);
     // Setting words aside copies the others' costs: worth it when many are flat (a sampled pass:
-    // three quarters of the words at 200,000), not for a handful (the 5 of 435,094 words a full
-    // pass missed would copy 4.6 GB); a few flat words are priced like any other.
-    if (n_flat > 0 && n_flat * 4 >= V)
+    // three quarters of the words at 200,000 and a 5% pass, a fifth at PTB after the default
+    // workflow's 1/8-epoch rounds), not for a handful (the 5 of 435,094 words a full pass missed
+    // would copy 4.6 GB), nor for a few percent, which are priced like any other word faster
+    // (figures in docs/NOTES.md, "Empty cells").
+    if (n_flat > 0 && n_flat * 8 >= V)
         return solve_without_flat(Lr, Lc, V, R, C, current_rows, current_cols, flat, opt, interrupted);
     return solve_checked(Lr, Lc, V, R, C, current_rows, current_cols, opt, interrupted);
 }
