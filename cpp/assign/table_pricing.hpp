@@ -135,8 +135,6 @@ private:
         std::vector<int32_t> live_cols;                         // columns that can beat best
         std::vector<double> live_lc;                            // their Lc[w, j]
         int32_t n_rb = 0, n_live = 0;
-        int32_t n_offered = 0;   // rows that offered violating cells
-        bool early_stop = false;  // the pass's early_stop
         std::vector<double> lc_all;                             // Lc[w, :], when scanning densely
         bool dense = false;                                     // scan every column (most are live)
         double uw = 0.0, tol = 0.0;
@@ -227,14 +225,12 @@ private:
         s.best = s.uw;  // the matched cell is tight: min over all cells is <= u_w
         s.viol.clear();
         s.keep = static_cast<size_t>(std::max(1, opt_.max_add_per_word));
-        s.n_offered = 0;
-        s.early_stop = pass.early_stop;
         s.other = kInf;
         s.mi = mcell >= 0 ? mcell / C_ : -1;
         s.mj = mcell >= 0 ? mcell % C_ : -1;
         bound_rows(w, s);
         live_columns(w, s);
-        scan_rows(w, pass.p, s);
+        scan_rows(w, pass, s);
         if (pass.exact) word_min_[w] = s.best;
         added_[w].clear();
         for (const auto& vc : s.viol) added_[w].push_back(vc.second);
@@ -317,16 +313,17 @@ private:
     // skipped; with early_stop the scan ends once kEarlyStopRows rows have offered cells and the
     // heap is full.  Lowers best, collects the violating cells, and keeps `other` (exact rows
     // scanned, the rest by their bound).
-    void scan_rows(int64_t w, const double* p, WordScan& s) const {
-        if (s.dense) scan_rows_on<true>(w, p, s);
-        else scan_rows_on<false>(w, p, s);
+    void scan_rows(int64_t w, const Pass& pass, WordScan& s) const {
+        if (s.dense) scan_rows_on<true>(w, pass, s);
+        else scan_rows_on<false>(w, pass, s);
     }
 
     template <bool Dense>
-    void scan_rows_on(int64_t w, const double* p, WordScan& s) const {
+    void scan_rows_on(int64_t w, const Pass& pass, WordScan& s) const {
         const T* lr = Lr_ + w * R_;
         const double uw = s.uw, tol = s.tol;
         double best = s.best, other = s.other;  // locals: the stores into viol cannot alias them
+        int32_t n_offered = 0;                  // rows that offered violating cells
         for (int32_t r = 0; r < s.n_rb; ++r) {
             const auto [bound, i] = s.rows_by_bound[r];
             if (bound >= best) {
@@ -334,7 +331,7 @@ private:
                 continue;
             }
             const double li = static_cast<double>(lr[i]);
-            const double* pi = p + static_cast<int64_t>(i) * C_;
+            const double* pi = pass.p + static_cast<int64_t>(i) * C_;
             // The matched cell is left out of `other` (the least value of any other cell).
             const auto [least, least_other] = row_minima<Dense>(s, pi, i == s.mi ? s.mj : -1);
             other = std::min(other, least_other + li);
@@ -342,7 +339,7 @@ private:
             if (row_min < best) best = row_min;
             if (row_min < uw - tol && row_min <= s.viol_limit(uw - tol)) {
                 offer_row<Dense>(s, pi, li, i);
-                if (s.early_stop && ++s.n_offered >= kEarlyStopRows && s.viol.size() >= s.keep) {
+                if (pass.early_stop && ++n_offered >= kEarlyStopRows && s.viol.size() >= s.keep) {
                     double lb = kInf;  // the rows not scanned, by their bounds
                     for (int32_t r2 = r + 1; r2 < s.n_rb; ++r2) lb = std::min(lb, s.rows_by_bound[r2].first);
                     other = std::min(other, lb);
