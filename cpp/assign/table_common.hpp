@@ -87,21 +87,23 @@ struct Graph {
 // first V rows only.
 template <typename T>
 void build_graph(const std::vector<std::vector<int32_t>>& cells, const T* Lr, const T* Lc,
-                 int32_t V_words, int32_t R, int32_t C, Graph& g) {
+                 int32_t V_words, int32_t R, int32_t C, Graph& g, int threads = 1) {
     const int64_t V = static_cast<int64_t>(cells.size());
     g.indptr.assign(V + 1, 0);
     for (int64_t w = 0; w < V; ++w) g.indptr[w + 1] = g.indptr[w] + static_cast<int64_t>(cells[w].size());
     g.indices.resize(g.indptr[V]);
     g.cost.resize(g.indptr[V]);
-    for (int64_t w = 0; w < V; ++w) {
-        int64_t a = g.indptr[w];
-        for (int32_t cell : cells[w]) {
-            int32_t i = cell / C, j = cell % C;
-            g.indices[a] = cell;
-            g.cost[a] = w < V_words ? static_cast<double>(Lr[w * R + i]) + static_cast<double>(Lc[w * C + j]) : 0.0;
-            ++a;
+    parallel_blocks(V, threads, [&](int64_t begin, int64_t end) {
+        for (int64_t w = begin; w < end; ++w) {
+            int64_t a = g.indptr[w];
+            for (int32_t cell : cells[w]) {
+                int32_t i = cell / C, j = cell % C;
+                g.indices[a] = cell;
+                g.cost[a] = w < V_words ? static_cast<double>(Lr[w * R + i]) + static_cast<double>(Lc[w * C + j]) : 0.0;
+                ++a;
+            }
         }
-    }
+    });
 }
 
 template <typename T>

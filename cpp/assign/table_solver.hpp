@@ -159,7 +159,7 @@ private:
                          (long long)n);
         last_phase_added_ = n;
         if (n == 0) return false;
-        build_graph(cand_.cells, Lr_, Lc_, V_, R_, C_, g_);
+        build_graph(cand_.cells, Lr_, Lc_, V_, R_, C_, g_, threads_);
         gv = g_.view(n_rows_, n_rows_);
         return true;
     }
@@ -227,7 +227,7 @@ private:
         double t1 = now();
         const double pricing_before = res_.time_pricing;  // the first auction's passes count as pricing
         if (prune_ && !first_ && !restart_) prune_arcs();
-        build_graph(cand_.cells, Lr_, Lc_, V_, R_, C_, g_);
+        build_graph(cand_.cells, Lr_, Lc_, V_, R_, C_, g_, threads_);
         // The exact rounds solve the rectangular problem: V words into R*C cells, an empty cell
         // priced 0 (every shortest-path search ends at the nearest empty cell).  With dummy words
         // filling the empty cells instead, a search had to reach a cell vacated in that round,
@@ -265,23 +265,26 @@ private:
     // or after a restart: the graph then only grows, as column generation needs.
     void prune_arcs() {
         const size_t keep = 3 * static_cast<size_t>(std::max(1, opt_.max_add_per_word));
-        std::vector<std::pair<double, int32_t>> by_reduced;
-        for (int32_t w = 0; w < V_; ++w) {
-            auto& cw = cand_.cells[w];
-            if (cw.size() <= keep + 2) continue;
-            const int32_t m = st_.row_to_col[w], fb = pb_.fallback_cell(w);
-            by_reduced.clear();
-            for (int32_t c : cw)
-                if (c != m && c != fb) by_reduced.emplace_back(pb_.cell_value(w, c, st_.p.data()) - st_.u[w], c);
-            std::nth_element(by_reduced.begin(), by_reduced.begin() + static_cast<std::ptrdiff_t>(keep),
-                             by_reduced.end());
-            cw.clear();
-            for (size_t a = 0; a < keep; ++a) cw.push_back(by_reduced[a].second);
-            if (m >= 0) cw.push_back(m);
-            cw.push_back(fb);
-            std::sort(cw.begin(), cw.end());
-            cw.erase(std::unique(cw.begin(), cw.end()), cw.end());
-        }
+        parallel_blocks(V_, threads_, [&](int64_t begin, int64_t end) {
+            std::vector<std::pair<double, int32_t>> by_reduced;
+            for (int64_t w = begin; w < end; ++w) {
+                auto& cw = cand_.cells[w];
+                if (cw.size() <= keep + 2) continue;
+                const int32_t m = st_.row_to_col[w], fb = pb_.fallback_cell(w);
+                by_reduced.clear();
+                for (int32_t c : cw)
+                    if (c != m && c != fb)
+                        by_reduced.emplace_back(pb_.cell_value(w, c, st_.p.data()) - st_.u[w], c);
+                std::nth_element(by_reduced.begin(), by_reduced.begin() + static_cast<std::ptrdiff_t>(keep),
+                                 by_reduced.end());
+                cw.clear();
+                for (size_t a = 0; a < keep; ++a) cw.push_back(by_reduced[a].second);
+                if (m >= 0) cw.push_back(m);
+                cw.push_back(fb);
+                std::sort(cw.begin(), cw.end());
+                cw.erase(std::unique(cw.begin(), cw.end()), cw.end());
+            }
+        });
     }
 
     // The first solve, from scratch.
@@ -303,7 +306,7 @@ private:
         if (!auction) {
             st_ = solve_ssp(g_.view(V_, n_rows_), interrupted_);
         } else if (n_rows_ == V_) {
-            st_ = solve_auction(view, {}, interrupted_, 8.0, hook_, &view);
+            st_ = solve_auction(view, {}, interrupted_, kAuctionScaleFactor, hook_, &view);
         } else {
             auction_with_dummies(view);
         }
@@ -316,7 +319,7 @@ private:
     // to price 0 with little change to the others; unshifted, the repair takes about twice as
     // long (figures in docs/NOTES.md, "The first solve").
     void auction_with_dummies(CsrGraph& view) {
-        st_ = solve_auction(view, {}, interrupted_, 8.0, hook_, &view, /*finish=*/false);
+        st_ = solve_auction(view, {}, interrupted_, kAuctionScaleFactor, hook_, &view, /*finish=*/false);
         double shift = kInf;
         for (int32_t d = V_; d < n_rows_; ++d) {
             const int32_t c = st_.row_to_col[d];
