@@ -227,6 +227,9 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
     if current is not None:
         cr, cc = _current_cells(current, V, R, C)
     fn = _assign.solve_table_f32 if L_r.dtype == np.float32 else _assign.solve_table_f64
+    if max_seconds > 0:
+        # The budget covers the checks above too (seconds for inputs of several GB).
+        max_seconds = max(max_seconds - (time.perf_counter() - t0), 1e-9)
     # Costs whose table could cost more than float64 holds are refused by the core (naming the
     # entry); it checks them in the pass that picks the candidates, at no extra cost.
     d = fn(L_r, L_c, cr, cc, R, C, k, max_rounds, max_add_per_word, threads, rel_tol, method,

@@ -20,6 +20,26 @@ namespace lap_detail {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr int kCheckEvery = 1024;
 
+// The caller's interrupt (Ctrl-C, a time budget), asked every kCheckEvery searches or bids, or
+// once their work (rows read: one a scanned column or a bid) passes kCheckWork since the last
+// check: at large vocabularies a warm round's searches read thousands of rows each, and 1,024 of
+// them ran for seconds past a time budget.
+class InterruptCheck {
+public:
+    explicit InterruptCheck(const InterruptFn& interrupted) : interrupted_(interrupted) {}
+    void tick(int64_t rows_read) {
+        work_ += rows_read;
+        if (++count_ % kCheckEvery != 0 && work_ < kCheckWork) return;
+        work_ = 0;
+        if (interrupted_ && interrupted_()) throw Interrupted("interrupted");
+    }
+
+private:
+    static constexpr int64_t kCheckWork = int64_t{1} << 18;
+    const InterruptFn& interrupted_;
+    int64_t count_ = 0, work_ = 0;
+};
+
 // Reduced cost c_ij + p_j - u_i of an arc, at least 0: the invariants make it >= 0 exactly, so a
 // negative value is rounding only.
 inline double reduced_cost(double cost, double pj, double ui) {
@@ -61,6 +81,7 @@ inline LapState empty_state(const CsrGraph& g) {
 using lap_detail::check_shape;
 using lap_detail::empty_state;
 using lap_detail::HeapItem;
+using lap_detail::InterruptCheck;
 using lap_detail::kCheckEvery;
 using lap_detail::kInf;
 using lap_detail::reduced_cost;

@@ -108,7 +108,8 @@ private:
 // second-best value, so the row stays exactly tight and every other row's duals stay feasible;
 // the displaced owner becomes free.  Ties can make this cycle, so the number of bids is bounded;
 // rows still free afterwards go to the shortest-path searches.
-void augmenting_row_reduction(const CsrGraph& g, LapState& st) {
+void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
+    InterruptCheck check(interrupted);
     std::vector<int32_t> free_rows;
     for (int32_t i = g.n_rows - 1; i >= 0; --i)
         if (st.row_to_col[i] < 0) free_rows.push_back(i);
@@ -120,6 +121,7 @@ void augmenting_row_reduction(const CsrGraph& g, LapState& st) {
     while (!free_rows.empty() && budget-- > 0) {
         int32_t i = free_rows.back();
         free_rows.pop_back();
+        check.tick(1);
         double v1 = kInf, v2 = kInf;
         int32_t j1 = -1, j2 = -1;
         for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
@@ -254,7 +256,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     // exact ties, whose searches then cross long tight plateaus, slower than the searches alone
     // (figures for both in docs/NOTES.md, "Row reduction").
     if (static_cast<double>(count_free()) >= arr_min_free * static_cast<double>(g.n_rows))
-        augmenting_row_reduction(g, st);
+        augmenting_row_reduction(g, st, interrupted);
     // Freed columns' prices are lowered after the row reduction, for the searches.  (Lowered
     // before it too, they start price wars in the row reduction on real losses, where a warm
     // round frees almost every row; docs/NOTES.md, "Row reduction".)
@@ -262,11 +264,12 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     const int64_t free1 = trace ? count_free() : 0;
     auto tq = std::chrono::steady_clock::now();
     PathSearch search(g);
-    int64_t n_done = 0;
+    InterruptCheck check(interrupted);
     for (int32_t i = 0; i < g.n_rows; ++i) {
         if (st.row_to_col[i] >= 0) continue;
+        const int64_t scanned_before = search.scanned_total_;
         search.augment(i, st);
-        if (++n_done % kCheckEvery == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
+        check.tick(search.scanned_total_ - scanned_before);
     }
     auto ts = std::chrono::steady_clock::now();
     if (!square && settle) settle_free_columns(g, st, interrupted);

@@ -330,9 +330,11 @@ int64_t settle_free_columns(const CsrGraph& g, LapState& st, const InterruptFn& 
     // column but settling several columns at once.
     size_t n_single = 0;
     int64_t popped = 0;
+    InterruptCheck check(interrupted);
     while (n_single < stranded.size() && popped * kPhaseShare <= static_cast<int64_t>(n_single) * g.n_cols) {
-        popped += search.settle(stranded[n_single], st);
-        if (++n_single % kCheckEvery == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
+        const int64_t reached = search.settle(stranded[n_single++], st);
+        popped += reached;
+        check.tick(reached);
     }
     int64_t phases = 0;
     if (n_single < stranded.size()) {
