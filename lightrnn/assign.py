@@ -167,7 +167,8 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
             then shortest paths) or "ssp".
         rel_tol: a cell prices out when it beats a word's dual u by more than
             rel_tol * (|u| + |min L_r[w]| + |min L_c[w]|) (finite, >= 0).
-        max_seconds: time budget (None = none). When it runs out, the best table found so far
+        max_seconds: time budget in seconds from the call, the checks of the inputs included
+            (None = none). When it runs out, the best table found so far
             is returned with its proven gap (``stopped == "max_seconds"``); before the first
             round ends, that is ``current`` (or word w in cell w without it).
         gap_tol: stop as soon as the table is proven within gap_tol times the sum of its

@@ -102,16 +102,16 @@ LapState solve_ssp(const CsrGraph& g, const InterruptFn& interrupted);
 // calls the hook again after it): the hook must eventually return false.
 using PhaseHook = std::function<bool(const LapState& st, double rel_eps, CsrGraph& g)>;
 
+// The auction divides epsilon by this per phase.  On LightRNN losses, real and synthetic, 4
+// takes 6-30% fewer bids than 8 (and fewer than 6 or 16); 3 takes fewer still on the real
+// 200,000-word matrix but left long searches after it on synthetic losses, and 2 was slower on
+// both (figures in docs/NOTES.md, "Auction scale").
+constexpr double kAuctionScaleFactor = 4.0;
+
 // Exact solve: epsilon-scaling auction (from `warm_prices` if non-empty) then repair_and_finish.
 // With `hook`, the graph may grow between phases; the final graph is written back to `g_out`.
 // finish = false: return after the last phase (a complete matching within eps of optimal, the
 // caller repairs it), e.g. to drop rows that were only there to make the problem square.
-// Epsilon is divided by this per phase.  On LightRNN losses, real and synthetic, 4 takes
-// 10-30% fewer bids than 8 (and than 6 or 16); 3 takes fewer still on the real 200,000-word
-// matrix but left long searches after it on synthetic losses, and 2 was slower on both (figures
-// in docs/NOTES.md, "Auction scale").
-constexpr double kAuctionScaleFactor = 4.0;
-
 LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices,
                        const InterruptFn& interrupted, double scale_factor = kAuctionScaleFactor,
                        const PhaseHook& hook = nullptr, CsrGraph* g_out = nullptr, bool finish = true);
