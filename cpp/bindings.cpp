@@ -117,6 +117,7 @@ py::dict solve_table_t(CArray<T> Lr, CArray<T> Lc, py::object current_rows, py::
     d["certified"] = res.certified;
     d["stopped"] = res.stopped;
     d["pricing_rounds"] = res.pricing_rounds;
+    d["lazy_rounds"] = res.lazy_rounds;
     d["arcs"] = res.arcs;
     d["augmentations"] = res.augmentations;
     d["auction_bids"] = res.auction_bids;

@@ -42,6 +42,7 @@ class TableSolution:
     certified: bool  # objective - optimum <= max(1e-9, rel_tol) * sum of |costs| in the objective, proven
     stopped: str  # why the rounds ended: optimal, gap_tol, max_seconds, max_rounds or no_progress
     pricing_rounds: int  # sparse solves (column-generation rounds)
+    lazy_rounds: int  # of those, rounds that left rows free for the next one (early, while pricing adds many cells)
     arcs: int  # word-cell pairs in the final candidate graph
     method: str  # algorithm of the first sparse solve
     greedy_seeded: bool  # the words' k x k candidates crowded fewer cells than words: greedy cells added
@@ -239,7 +240,8 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
     return TableSolution(
         rows=np.asarray(d["rows"]), cols=np.asarray(d["cols"]), objective=float(d["objective"]),
         current_objective=float(d["current_objective"]), lower_bound=float(d["lower_bound"]),
-        certified=bool(d["certified"]), stopped=str(d["stopped"]), pricing_rounds=int(d["pricing_rounds"]), arcs=int(d["arcs"]),
+        certified=bool(d["certified"]), stopped=str(d["stopped"]), pricing_rounds=int(d["pricing_rounds"]),
+        lazy_rounds=int(d["lazy_rounds"]), arcs=int(d["arcs"]),
         method=str(d["method"]), greedy_seeded=bool(d["greedy_seeded"]),
         times={"candidates": d["time_candidates"], "solve": d["time_solve"],
                "pricing": d["time_pricing"], "total": total})

@@ -231,7 +231,7 @@ void lower_free_prices(const CsrGraph& g, LapState& st, double floor) {
 }  // namespace
 
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free,
-                       bool settle) {
+                       bool settle, int64_t max_unsearched) {
     check_shape(g);
     st.row_to_col.resize(g.n_rows, -1);
     st.col_to_row.resize(g.n_cols, -1);
@@ -261,18 +261,19 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     // before it too, they start price wars in the row reduction on real losses, where a warm
     // round frees almost every row; docs/NOTES.md, "Row reduction".)
     lower_free_prices(g, st, square ? -kInf : 0.0);
-    const int64_t free1 = trace ? count_free() : 0;
+    const int64_t free1 = trace || max_unsearched >= 0 ? count_free() : 0;
+    const bool search_free = !(free1 > 0 && free1 <= max_unsearched);
     auto tq = std::chrono::steady_clock::now();
     PathSearch search(g);
     InterruptCheck check(interrupted);
-    for (int32_t i = 0; i < g.n_rows; ++i) {
+    for (int32_t i = 0; i < g.n_rows && search_free; ++i) {
         if (st.row_to_col[i] >= 0) continue;
         const int64_t scanned_before = search.scanned_total_;
         search.augment(i, st);
         check.tick(search.scanned_total_ - scanned_before);
     }
     auto ts = std::chrono::steady_clock::now();
-    if (!square && settle) settle_free_columns(g, st, interrupted);
+    if (!square && settle && search_free) settle_free_columns(g, st, interrupted);
     if (trace) std::fprintf(stderr, "  repair: free %lld -> %lld after ARR (%.3fs), scanned %lld, ssp %.3fs, stranded %.3fs\n", (long long)free0, (long long)free1,
                             std::chrono::duration<double>(tq - tp).count(), (long long)search.scanned_total_,
                             std::chrono::duration<double>(ts - tq).count(),

@@ -85,8 +85,10 @@ LapState row_reduction_start(const CsrGraph& g);
 // settle = false (rectangular case): leave columns that end free with a positive price as they
 // are (dual feasible, matched arcs tight, but the duality gap is the sum of those prices); a
 // later call with settle = true, or settle_free_columns, closes it.
+// max_unsearched >= 0: when the row reduction leaves 1 to max_unsearched rows free, stop there:
+// they stay free, their duals not updated, and nothing is settled (a later call goes on).
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free = 0.0,
-                       bool settle = true);
+                       bool settle = true, int64_t max_unsearched = -1);
 
 // Rectangular case: settles every free column whose price is positive (see repair_and_finish).
 // Returns how many there were.

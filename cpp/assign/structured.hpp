@@ -73,6 +73,8 @@ struct TableOptions {
                                    // is returned with its proven gap (finite, >= 0)
     double gap_tol = 0.0;          // stop once the proven gap is within gap_tol * |objective|
                                    // (0 = exact; finite, >= 0)
+    int32_t lazy_min_words = 65536;  // warm rounds may leave rows to the next round from this many
+                                     // words (docs/NOTES.md, "Lazy rounds"; tests set it lower)
     TableMethod method = TableMethod::Auto;
     bool greedy_seed = true;       // seed the candidates with a greedy table when they crowd few cells
 };
@@ -85,6 +87,7 @@ struct TableResult {
     bool certified = false;           // proven within max(1e-9, rel_tol) * sum |cost terms| of the optimum
     std::string stopped;              // "optimal", "gap_tol", "max_seconds" or "max_rounds"
     int32_t pricing_rounds = 0;
+    int32_t lazy_rounds = 0;          // rounds that left rows free for the next one (no table of their own)
     int64_t arcs = 0;                 // arcs in the final candidate graph
     int64_t augmentations = 0;
     int64_t auction_bids = 0;

@@ -79,16 +79,16 @@ public:
     // the magnitude of the word's negative costs and prices (|x| = x + 2 max(-x, 0), and the
     // three terms of any such bound are at most v* in sum).  |v*| is at most max(|word_min|,
     // value of the matched cell) up to that rounding.  Additions have no underflow error.
-    double lower_bound(const LapState& st) const {
+    double lower_bound(const int32_t* match, const double* p) const {
         const bool square = n_cells_ == V_;
         const double pneg = pmin_ever_ < 0.0 ? -pmin_ever_ : 0.0;
         CompensatedSum sum;
         for (int64_t w = 0; w < V_; ++w) {
             const double m = word_min_[w];
-            const int32_t c = st.row_to_col[w];
+            const int32_t c = match[w];
             if (!(m > -kInf) || c < 0) return -kInf;
             const double a = static_cast<double>(Lr_[w * R_ + c / C_]), b = static_cast<double>(Lc_[w * C_ + c % C_]);
-            const double pc = st.p[c];
+            const double pc = p[c];
             const double vm = (a + b) + pc + 2.01 * kUnit * (std::abs(a) + std::abs(b) + std::abs(pc));
             const double neg = (cand_.lr_min[w] < 0.0 ? -cand_.lr_min[w] : 0.0) +
                                (cand_.lc_min[w] < 0.0 ? -cand_.lc_min[w] : 0.0) + pneg;
@@ -96,7 +96,7 @@ public:
             sum.add(m);
             sum.add(-2.02 * kUnit * mag);
         }
-        for (int64_t c = 0; c < n_cells_; ++c) sum.add(square ? -st.p[c] : -std::max(st.p[c], 0.0));
+        for (int64_t c = 0; c < n_cells_; ++c) sum.add(square ? -p[c] : -std::max(p[c], 0.0));
         const double lb = sum.lower();
         return std::isnan(lb) ? -kInf : lb;
     }

@@ -112,6 +112,12 @@ private:
     std::vector<int32_t> round_rows_, round_cols_;
     double best_objective_ = kInf, best_bound_ = -kInf;
     bool first_ = true, restarted_ = false, restart_ = false;
+    // Lazy rounds (see complete_lazy): only when the row reduction leaves at most 1/kLazyShare of
+    // the rows free (a synthetic 6,000-word problem whose row reduction left 8-83% took 7-9 s
+    // lazy against 1-2 s; real matrices leave under 1%).
+    static constexpr int32_t kLazyShare = 64;
+    bool lazy_ = false;                // this round left rows free
+    std::vector<int32_t> lazy_match_;  // its matching, each free row at its cheapest arc
     bool prune_ = true;  // prune_arcs before each warm round, until the rounds add few cells
     bool crowded_ = false;  // the words' k x k candidates cover fewer cells than there are words
     // Warm rounds leave columns that end free with a positive price unsettled (the reverse
@@ -164,6 +170,36 @@ private:
         return true;
     }
 
+    // While pricing still adds a cell per four words or more (the rounds whose duals serve only
+    // the next pricing pass), a warm round of opt.lazy_min_words words or more stops after the
+    // row reduction: the few rows it could not place (ties between owned cells) stay free, and
+    // the next round's row reduction takes them up with the words pricing frees.  Their searches
+    // cost most of those rounds at 200,000 words; below 65,536 words they are short, and leaving
+    // them made the next row reductions fight price wars (figures in docs/NOTES.md, "Lazy
+    // rounds").  Not on tables of many empty cells, which settle every round.  For pricing and
+    // the bound, each free row stands at its cheapest arc (tight, like a match) with that arc's
+    // value at the current prices as its dual.  Returns whether any row was left free.
+    bool complete_lazy(const CsrGraph& g) {
+        bool any = false;
+        lazy_match_.assign(st_.row_to_col.begin(), st_.row_to_col.end());
+        for (int32_t w = 0; w < V_; ++w) {
+            if (st_.row_to_col[w] >= 0) continue;
+            any = true;
+            double best = kInf;
+            int32_t arg = -1;
+            for (int64_t a = g.indptr[w]; a < g.indptr[w + 1]; ++a) {
+                const double v = g.cost[a] + st_.p[g.indices[a]];
+                if (v < best) {
+                    best = v;
+                    arg = g.indices[a];
+                }
+            }
+            lazy_match_[w] = arg;
+            st_.u[w] = best;
+        }
+        return any;
+    }
+
     // ---- Step 4: the certificate.
 
     // The bound of the relaxation where words may share cells (each word in its cheapest row and
@@ -186,6 +222,7 @@ private:
             round_rows_[w] = cell / C_;
             round_cols_[w] = cell % C_;
         }
+        if (lazy_) place_free_rows();
         const double obj = table_cost(Lr_, Lc_, V_, R_, C_, round_rows_.data(), round_cols_.data());
         if (obj <= best_objective_) {
             best_objective_ = obj;
@@ -193,6 +230,32 @@ private:
             res_.cols = round_cols_;
         }
         best_bound_ = std::max(best_bound_, bound);
+    }
+
+    // The table of a lazy round: each of its free rows (few) takes the cheapest cell still empty,
+    // in word order, so that a lazy round too has a table to keep (under a time budget the rounds
+    // may end in one).
+    void place_free_rows() {
+        std::vector<int32_t> empty;
+        for (int32_t c = 0; c < n_rows_; ++c)
+            if (st_.col_to_row[c] < 0) empty.push_back(c);
+        for (int64_t w = 0; w < V_; ++w) {
+            if (st_.row_to_col[w] >= 0) continue;
+            double best = kInf;
+            size_t arg = 0;
+            for (size_t e = 0; e < empty.size(); ++e) {
+                const int32_t c = empty[e];
+                const double v = c < 0 ? kInf
+                                       : static_cast<double>(Lr_[w * R_ + c / C_]) + static_cast<double>(Lc_[w * C_ + c % C_]);
+                if (v < best) {
+                    best = v;
+                    arg = e;
+                }
+            }
+            round_rows_[w] = empty[arg] / C_;
+            round_cols_[w] = empty[arg] % C_;
+            empty[arg] = -1;  // taken
+        }
     }
 
     // Whether the best table is proven within tol (relative to its cost terms) of the optimum.
@@ -226,6 +289,7 @@ private:
     void solve_round(int32_t round) {
         double t1 = now();
         const double pricing_before = res_.time_pricing;  // the first auction's passes count as pricing
+        lazy_ = false;
         if (prune_ && !first_ && !restart_) prune_arcs();
         build_graph(cand_.cells, Lr_, Lc_, V_, R_, C_, g_, threads_);
         // The exact rounds solve the rectangular problem: V words into R*C cells, an empty cell
@@ -245,7 +309,12 @@ private:
             // over the others and needs many more pricing rounds.)  Row reduction only when
             // >= 25% of the words are free (see repair_and_finish): faster on synthetic losses,
             // no change on real ones (figures in docs/NOTES.md, "Row reduction").
-            repair_and_finish(words_view, st_, interrupted_, 0.25, settle_next_ || settle_every_round_);
+            // A round that may be lazy always runs the row reduction: it is all that places the
+            // free rows of a lazy round.
+            const bool may_be_lazy = prune_ && !settle_every_round_ && V_ >= opt_.lazy_min_words;
+            repair_and_finish(words_view, st_, interrupted_, may_be_lazy ? 0.0 : 0.25,
+                              settle_next_ || settle_every_round_, may_be_lazy ? V_ / kLazyShare : -1);
+            lazy_ = may_be_lazy && complete_lazy(words_view);
         }
         settle_next_ = false;
         res_.time_solve += now() - t1 - (res_.time_pricing - pricing_before);
@@ -341,19 +410,23 @@ private:
     // stop (res_.stopped says why).
     bool price_round() {
         double t2 = now();
-        const int64_t n_added = pricing_.price(st_.p.data(), st_.u.data(), st_.row_to_col.data());
+        const int32_t* match = lazy_ ? lazy_match_.data() : st_.row_to_col.data();
+        const int64_t n_added = pricing_.price(st_.p.data(), st_.u.data(), match);
         res_.time_pricing += now() - t2;
-        if (trace_) std::fprintf(stderr, "  pricing %.3fs added %lld\n", now() - t2, (long long)n_added);
+        if (trace_)
+            std::fprintf(stderr, "  pricing %.3fs added %lld%s\n", now() - t2, (long long)n_added, lazy_ ? " (lazy)" : "");
         // Certificate: sum of the per-word minima minus the sum of prices, with every rounding
         // accounted for (see table_lower_bound): it is never above the optimum.
-        const double bound = pricing_.lower_bound(st_);
+        const double bound = pricing_.lower_bound(match, st_.p.data());
         record_round(bound);
         if (trace_)
             std::fprintf(stderr, "  objective %.10g bound %.10g best %.10g / %.10g\n",
                          table_cost(Lr_, Lc_, V_, R_, C_, round_rows_.data(), round_cols_.data()), bound,
                          best_objective_, best_bound_);
         if (n_added * 4 < V_) prune_ = false;
-        if (n_added == 0) return converged(bound);
+        res_.lazy_rounds += lazy_;
+        // A lazy round that adds nothing is followed by an exact one (prune_ is now off).
+        if (n_added == 0 && !lazy_) return converged(bound);
         if (opt_.gap_tol > 0.0 && within(std::max(exact_tol_, opt_.gap_tol))) {
             res_.stopped = within(exact_tol_) ? "optimal" : "gap_tol";
             return true;
