@@ -212,7 +212,7 @@ def solve_once(name: str, L_r: np.ndarray, L_c: np.ndarray, R: int, C: int, V: i
         sol = solve_table(L_r, L_c, current=current, threads=threads, k=k, **opts)
         rows, cols = sol.rows, sol.cols
         res.update(certified=sol.certified, stopped=sol.stopped, rounds=sol.pricing_rounds,
-                   lower_bound=sol.lower_bound if np.isfinite(sol.lower_bound) else None,
+                   lazy_rounds=sol.lazy_rounds, lower_bound=sol.lower_bound if np.isfinite(sol.lower_bound) else None,
                    arcs=sol.arcs, method=sol.method, phases={k2: round(v, 3) for k2, v in sol.times.items()})
     elif name in DENSE:
         full = dense_matrix(L_r, L_c)  # building the matrix is part of a dense peer's cost
@@ -360,7 +360,7 @@ def format_row(r: dict, ours: dict | None) -> str:
         lb = r["lower_bound"]
         gap = "none" if lb is None else f"{(r['objective'] - lb) / max(abs(r['objective']), 1e-300):.2e}"
         notes += (f"certified={r['certified']} stopped={r.get('stopped')} rel.gap={gap} flat={r.get('flat_words', 0)} "
-                  f"rounds={r['rounds']} arcs={r['arcs']} {r['method']} {r['phases']} {r['dtype']}")
+                  f"rounds={r['rounds']} (lazy {r.get('lazy_rounds', 0)}) arcs={r['arcs']} {r['method']} {r['phases']} {r['dtype']}")
     elif ours is not None:
         rel = (r["objective"] - ours["objective"]) / max(abs(ours["objective"]), 1e-300)
         notes += f"objective - ours = {rel:+.2e} relative"
