@@ -232,29 +232,40 @@ private:
         best_bound_ = std::max(best_bound_, bound);
     }
 
-    // The table of a lazy round: each of its free rows (few) takes the cheapest cell still empty,
-    // in word order, so that a lazy round too has a table to keep (under a time budget the rounds
-    // may end in one).
+    // The table of a lazy round: each of its free rows (few) takes the cheapest cell still empty
+    // among its arcs, or among all empty cells when none of its arcs is, in word order, so that a
+    // lazy round too has a table to keep (under a time budget the rounds may end in one).
     void place_free_rows() {
         std::vector<int32_t> empty;
+        std::vector<uint8_t> open(static_cast<size_t>(n_rows_), 0);
         for (int32_t c = 0; c < n_rows_; ++c)
-            if (st_.col_to_row[c] < 0) empty.push_back(c);
+            if (st_.col_to_row[c] < 0) {
+                empty.push_back(c);
+                open[c] = 1;
+            }
+        auto value = [&](int64_t w, int32_t c) {
+            return static_cast<double>(Lr_[w * R_ + c / C_]) + static_cast<double>(Lc_[w * C_ + c % C_]);
+        };
         for (int64_t w = 0; w < V_; ++w) {
             if (st_.row_to_col[w] >= 0) continue;
             double best = kInf;
-            size_t arg = 0;
-            for (size_t e = 0; e < empty.size(); ++e) {
-                const int32_t c = empty[e];
-                const double v = c < 0 ? kInf
-                                       : static_cast<double>(Lr_[w * R_ + c / C_]) + static_cast<double>(Lc_[w * C_ + c % C_]);
-                if (v < best) {
-                    best = v;
-                    arg = e;
+            int32_t arg = -1;
+            for (int64_t a = g_.indptr[w]; a < g_.indptr[w + 1]; ++a) {
+                const int32_t c = g_.indices[a];
+                if (open[c] && (g_.cost[a] < best || (g_.cost[a] == best && c < arg))) {
+                    best = g_.cost[a];
+                    arg = c;
                 }
             }
-            round_rows_[w] = empty[arg] / C_;
-            round_cols_[w] = empty[arg] % C_;
-            empty[arg] = -1;  // taken
+            if (arg < 0)
+                for (int32_t c : empty)
+                    if (open[c] && value(w, c) < best) {
+                        best = value(w, c);
+                        arg = c;
+                    }
+            round_rows_[w] = arg / C_;
+            round_cols_[w] = arg % C_;
+            open[arg] = 0;
         }
     }
 
