@@ -96,6 +96,20 @@ static double full_table_optimum(const std::vector<double>& Lr, const std::vecto
     return matching_cost(g, solve_checked(g, false, nullptr));
 }
 
+// A random table: V words in distinct cells of R x C, as (rows, cols).
+static void random_table(std::mt19937_64& rng, int V, int R, int C, std::vector<int32_t>& rows,
+                         std::vector<int32_t>& cols) {
+    std::vector<int32_t> perm(R * C);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    rows.resize(V);
+    cols.resize(V);
+    for (int w = 0; w < V; ++w) {
+        rows[w] = perm[w] / C;
+        cols[w] = perm[w] % C;
+    }
+}
+
 int main() {
     std::mt19937_64 rng(42);
     int failures = 0, cases = 0;
@@ -211,13 +225,8 @@ int main() {
             for (int i = 0; i < R; ++i) Lr[w * R + i] = scale * double(rng() % 1000) / 7.0;
             for (int j = 0; j < C; ++j) Lc[w * C + j] = scale * double(rng() % 1000) / 7.0;
         }
-        std::vector<int32_t> perm(R * C), cur_rows(V), cur_cols(V);
-        std::iota(perm.begin(), perm.end(), 0);
-        std::shuffle(perm.begin(), perm.end(), rng);
-        for (int w = 0; w < V; ++w) {
-            cur_rows[w] = perm[w] / C;
-            cur_cols[w] = perm[w] % C;
-        }
+        std::vector<int32_t> cur_rows, cur_cols;
+        random_table(rng, V, R, C, cur_rows, cur_cols);
         const double ref = full_table_optimum(Lr, Lc, V, R, C);
         TableOptions opt;
         opt.k = 1;
@@ -247,13 +256,8 @@ int main() {
                 for (auto& x : z) lse += std::exp(x = normal(rng));
                 for (int j = 0; j < C; ++j) Lc[w * C + j] = count * (std::log(lse) - z[j]);
             }
-            std::vector<int32_t> perm(R * C), cur_rows(V), cur_cols(V);
-            std::iota(perm.begin(), perm.end(), 0);
-            std::shuffle(perm.begin(), perm.end(), rng);
-            for (int w = 0; w < V; ++w) {
-                cur_rows[w] = perm[w] / C;
-                cur_cols[w] = perm[w] % C;
-            }
+            std::vector<int32_t> cur_rows, cur_cols;
+            random_table(rng, V, R, C, cur_rows, cur_cols);
             const double ref = full_table_optimum(Lr, Lc, V, R, C);
             TableOptions opt;
             opt.lazy_min_words = 0;
@@ -302,13 +306,8 @@ int main() {
                 for (int j = 0; j < C; ++j) Lc[w * C + j] = count * (mc[j] + 1e-3 * unif(rng));
             }
         }
-        std::vector<int32_t> perm(R * C), cur_rows(V), cur_cols(V);
-        std::iota(perm.begin(), perm.end(), 0);
-        std::shuffle(perm.begin(), perm.end(), rng);
-        for (int w = 0; w < V; ++w) {
-            cur_rows[w] = perm[w] / C;
-            cur_cols[w] = perm[w] % C;
-        }
+        std::vector<int32_t> cur_rows, cur_cols;
+        random_table(rng, V, R, C, cur_rows, cur_cols);
         const double ref = full_table_optimum(Lr, Lc, V, R, C);
         for (int warm = 0; warm < 2; ++warm) {
             TableOptions opt;
