@@ -113,8 +113,9 @@ private:
     double best_objective_ = kInf, best_bound_ = -kInf;
     bool first_ = true, restarted_ = false, restart_ = false;
     // Lazy rounds (see complete_lazy): only when the row reduction leaves at most 1/kLazyShare of
-    // the rows free (a synthetic 6,000-word problem whose row reduction left 8-83% took 7-9 s
-    // lazy against 1-2 s; real matrices leave under 1%).
+    // the rows free.  Real matrices leave under 1%; where it leaves many more (exact ties), their
+    // searches are what moves the prices, and skipping them multiplied the rounds' cost (figures
+    // in docs/NOTES.md, "Lazy rounds").
     static constexpr int32_t kLazyShare = 64;
     bool lazy_ = false;                // this round left rows free
     std::vector<int32_t> lazy_match_;  // its matching, each free row at its cheapest arc
