@@ -127,13 +127,84 @@ private:
     std::vector<int32_t> touched_, popped_;
 };
 
+// A 4-ary min-heap of columns keyed by (label, column) with decrease-key: the exit potentials'
+// Dijkstra starts with every column in it, and relaxing a column lowers its key in place (a
+// heap of pushed copies held several stale copies per column, each popped in turn).
+class ColumnHeap {
+public:
+    explicit ColumnHeap(int32_t n) : pos_(static_cast<size_t>(n), -1) {}
+
+    // Every column, keyed by `key` (read again on each sift: the caller lowers key[k], then calls
+    // lowered(k)).
+    void fill(const double* key) {
+        key_ = key;
+        const int32_t n = static_cast<int32_t>(pos_.size());
+        heap_.resize(static_cast<size_t>(n));
+        for (int32_t k = 0; k < n; ++k) {
+            heap_[k] = k;
+            pos_[k] = k;
+        }
+        for (int32_t i = (n - 2) / 4; i >= 0 && n > 1; --i) sift_down(i);
+    }
+    bool empty() const { return heap_.empty(); }
+    int32_t top() const { return heap_[0]; }
+    void pop() {
+        pos_[heap_[0]] = -1;
+        const int32_t last = heap_.back();
+        heap_.pop_back();
+        if (heap_.empty()) return;
+        heap_[0] = last;
+        pos_[last] = 0;
+        sift_down(0);
+    }
+    // key[k] was lowered (k must still be in the heap).
+    void lowered(int32_t k) { sift_up(pos_[k]); }
+
+private:
+    bool less(int32_t a, int32_t b) const { return key_[a] < key_[b] || (key_[a] == key_[b] && a < b); }
+    void place(int32_t i, int32_t k) {
+        heap_[i] = k;
+        pos_[k] = i;
+    }
+    void sift_up(int32_t i) {
+        const int32_t k = heap_[i];
+        while (i > 0) {
+            const int32_t parent = (i - 1) / 4;
+            if (!less(k, heap_[parent])) break;
+            place(i, heap_[parent]);
+            i = parent;
+        }
+        place(i, k);
+    }
+    void sift_down(int32_t i) {
+        const int32_t n = static_cast<int32_t>(heap_.size());
+        const int32_t k = heap_[i];
+        while (true) {
+            const int32_t first = 4 * i + 1;
+            if (first >= n) break;
+            int32_t best = first;
+            const int32_t end = std::min(first + 4, n);
+            for (int32_t c = first + 1; c < end; ++c)
+                if (less(heap_[c], heap_[best])) best = c;
+            if (!less(heap_[best], k)) break;
+            place(i, heap_[best]);
+            i = best;
+        }
+        place(i, k);
+    }
+
+    const double* key_ = nullptr;
+    std::vector<int32_t> heap_;
+    std::vector<int32_t> pos_;  // index in heap_, -1 when out
+};
+
 // Settles stranded free columns in phases (see settle_free_columns).  Each phase computes, for
 // every column k, h_k: the least cost of emptying some column by a chain of moves that starts
 // by a row moving into k (h_k <= p_k, emptying k itself; a free column at price 0 has h = 0).
 class ExitPotentials {
 public:
     ExitPotentials(const CsrGraph& g, const Transposed& t)
-        : g_(g), t_(t), h_(g.n_cols, kInf), state_(g.n_cols, 0), next_arc_(g.n_cols, 0) {
+        : g_(g), t_(t), h_(g.n_cols, kInf), state_(g.n_cols, 0), next_arc_(g.n_cols, 0), heap_(g.n_cols) {
         // Each row's arcs by cost: a move into k can lower h_k only through an arc cheaper than
         // u_i - h_m (h_k <= p_k), so the backward search stops at the first arc that is not.
         const int64_t n_arcs = g.indptr[g.n_rows];
@@ -195,19 +266,13 @@ private:
     // h_m + (reduced cost of the arc).  A matched column whose own price stays its least cost is
     // an exit (kExit).
     void exit_potentials(const LapState& st, int64_t n_roots) {
-        using Item = std::pair<double, int32_t>;  // (label, column), smallest first, then lowest column
-        std::vector<Item> items;
-        items.reserve(static_cast<size_t>(g_.n_cols));
-        for (int32_t k = 0; k < g_.n_cols; ++k) {
-            h_[k] = st.p[k];
-            items.push_back({h_[k], k});
-        }
-        std::priority_queue<Item, std::vector<Item>, std::greater<Item>> heap(std::greater<Item>(), std::move(items));
+        std::copy(st.p.begin(), st.p.end(), h_.begin());
+        heap_.fill(h_.data());
         double top = 0.0;
-        while (!heap.empty() && n_roots > 0) {
-            const auto [hm, m] = heap.top();
-            heap.pop();
-            if ((state_[m] & kDone) || hm > h_[m]) continue;
+        while (!heap_.empty() && n_roots > 0) {
+            const int32_t m = heap_.top();
+            const double hm = h_[m];
+            heap_.pop();
             state_[m] |= kDone;
             top = hm;
             if (state_[m] & kRoot) --n_roots;
@@ -222,7 +287,7 @@ private:
                 const double nd = hm + reduced_cost(sorted_cost_[a], st.p[k], ui);
                 if (nd < h_[k]) {
                     h_[k] = nd;
-                    heap.push({nd, k});
+                    heap_.lowered(k);
                 }
             }
         }
@@ -279,6 +344,7 @@ private:
     std::vector<uint8_t> state_;     // kExit | kVisited, this phase
     std::vector<int64_t> next_arc_;  // DFS: the next transposed arc to try
     std::vector<int32_t> stack_;
+    ColumnHeap heap_;
 };
 
 }  // namespace
