@@ -129,7 +129,7 @@ private:
 
 // A 4-ary min-heap of columns keyed by (label, column) with decrease-key: the exit potentials'
 // Dijkstra starts with every column in it, and relaxing a column lowers its key in place (a
-// heap of pushed copies held several stale copies per column, each popped in turn).
+// heap of pushed copies would hold several stale copies per column, each popped in turn).
 class ColumnHeap {
 public:
     explicit ColumnHeap(int32_t n) : pos_(static_cast<size_t>(n), -1) {}
