@@ -113,10 +113,11 @@ private:
     double best_objective_ = kInf, best_bound_ = -kInf;
     bool first_ = true, restarted_ = false, restart_ = false;
     // Lazy rounds (see complete_lazy): only when the row reduction leaves at most 1/kLazyShare of
-    // the rows free.  Real matrices leave under 1%; where it leaves many more (exact ties), their
-    // searches are what moves the prices, and skipping them multiplied the rounds' cost (figures
-    // in docs/NOTES.md, "Lazy rounds").
-    static constexpr int32_t kLazyShare = 64;
+    // the rows free.  Real matrices leave under 2%, and at 434,926 words a round that left 1.8%
+    // to exact searches cost minutes; where it leaves many more (exact ties), their searches are
+    // what moves the prices, and skipping them multiplied the rounds' cost (figures in
+    // docs/NOTES.md, "Lazy rounds").
+    static constexpr int32_t kLazyShare = 16;
     bool lazy_ = false;                // this round left rows free
     std::vector<int32_t> lazy_match_;  // its matching, each free row at its cheapest arc
     bool prune_ = true;  // prune_arcs before each warm round, until the rounds add few cells
