@@ -82,7 +82,6 @@ using lap_detail::check_shape;
 using lap_detail::empty_state;
 using lap_detail::HeapItem;
 using lap_detail::InterruptCheck;
-using lap_detail::kCheckEvery;
 using lap_detail::kInf;
 using lap_detail::reduced_cost;
 

@@ -15,7 +15,7 @@ constexpr double kOutlierRatio = 1048576.0;
 // Returns false when a price passes `price_cap` (no complete matching on these arcs) or the
 // auction's bids pass `bid_cap` (a price war).
 bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue, double eps, double big,
-                   double price_cap, int64_t bid_cap, int64_t& work, const InterruptFn& interrupted) {
+                   double price_cap, int64_t bid_cap, InterruptCheck& check) {
     while (!queue.empty()) {
         int32_t i = queue.back();
         queue.pop_back();
@@ -43,7 +43,7 @@ bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue,
             st.row_to_col[old] = -1;
             queue.push_back(old);
         }
-        if (++work % (kCheckEvery * 64) == 0 && interrupted && interrupted()) throw Interrupted("interrupted");
+        check.tick(1);
     }
     return true;
 }
@@ -145,7 +145,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     double big = range + eps;  // second-best value for a row with a single arc
     std::vector<int32_t> queue;
     queue.reserve(g.n_rows);
-    int64_t work = 0;
+    InterruptCheck check(interrupted);
     // Very sparse graphs with costs far apart can start a price war that creeps by eps a bid
     // (hundreds of millions of bids in one phase; docs/NOTES.md, "Auction scale").  The auction
     // only warm-starts the shortest paths, so past this many bids (an order of magnitude more a
@@ -160,7 +160,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
         const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
         auto tp = std::chrono::steady_clock::now();
         int64_t bids0 = st.auction_bids;
-        const bool ok = auction_phase(g, st, queue, eps, big, price_cap, bid_cap, work, interrupted);
+        const bool ok = auction_phase(g, st, queue, eps, big, price_cap, bid_cap, check);
         if (trace) std::fprintf(stderr, "  auction eps %.3g bids %lld %.3fs\n", eps, (long long)(st.auction_bids - bids0),
                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - tp).count());
         if (!ok) {

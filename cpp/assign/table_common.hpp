@@ -257,10 +257,12 @@ struct TableProblem {
     int32_t fallback_cell(int64_t w) const {
         return current_rows ? current_rows[w] * C + current_cols[w] : static_cast<int32_t>(w);
     }
-    // cost + price of cell c for word w
-    double cell_value(int64_t w, int32_t c, const double* p) const {
-        return static_cast<double>(Lr[w * R + c / C]) + static_cast<double>(Lc[w * C + c % C]) + p[c];
+    // cost of cell c for word w
+    double cell_cost(int64_t w, int32_t c) const {
+        return static_cast<double>(Lr[w * R + c / C]) + static_cast<double>(Lc[w * C + c % C]);
     }
+    // cost + price of cell c for word w
+    double cell_value(int64_t w, int32_t c, const double* p) const { return cell_cost(w, c) + p[c]; }
 };
 
 }  // namespace table_detail

@@ -245,9 +245,6 @@ private:
                 empty.push_back(c);
                 open[c] = 1;
             }
-        auto value = [&](int64_t w, int32_t c) {
-            return static_cast<double>(Lr_[w * R_ + c / C_]) + static_cast<double>(Lc_[w * C_ + c % C_]);
-        };
         for (int64_t w = 0; w < V_; ++w) {
             if (st_.row_to_col[w] >= 0) continue;
             double best = kInf;
@@ -260,11 +257,13 @@ private:
                 }
             }
             if (arg < 0)
-                for (int32_t c : empty)
-                    if (open[c] && value(w, c) < best) {
-                        best = value(w, c);
+                for (int32_t c : empty) {
+                    const double v = open[c] ? pb_.cell_cost(w, c) : kInf;
+                    if (v < best) {
+                        best = v;
                         arg = c;
                     }
+                }
             round_rows_[w] = arg / C_;
             round_cols_[w] = arg % C_;
             open[arg] = 0;
