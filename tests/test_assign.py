@@ -242,6 +242,19 @@ def test_solve_table_flat_words_like_a_sampled_pass(share):
     assert (cells[flat][kept] == cur[flat][kept]).all()
 
 
+@pytest.mark.parametrize("method", ["auction", "ssp"])
+def test_solve_table_is_the_same_at_any_thread_count(method):
+    # The auction's and the row reduction's bids are computed in batches split over the threads;
+    # the batches do not depend on the number of threads, so neither does the table.
+    L_r, L_c = _real_shaped(np.random.default_rng(11), 1600, 40, 40)
+    current = random_table(np.random.default_rng(12), 1600, 40, 40)
+    sols = [solve_table(L_r, L_c, current=current, method=method, threads=t) for t in (1, 2, 3)]
+    for s in sols[1:]:
+        assert np.array_equal(s.rows, sols[0].rows) and np.array_equal(s.cols, sols[0].cols)
+        assert s.objective == sols[0].objective and s.pricing_rounds == sols[0].pricing_rounds
+    assert sols[0].certified
+
+
 def test_solve_table_warm_start_methods_and_determinism():
     L_r, L_c, R, C = lightrnn_problem(900, seed=5)
     current = random_table(np.random.default_rng(1), 900, R, C)

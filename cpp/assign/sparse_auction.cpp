@@ -2,6 +2,7 @@
 // and the hook that prices between phases; it hands over to the shortest paths of sparse_lap.cpp.
 #include "sparse_lap.hpp"
 
+#include "bid_batch.hpp"
 #include "lap_internal.hpp"
 
 namespace lightrnn {
@@ -11,39 +12,52 @@ namespace {
 // A cost range this many times the 90th percentile of the rows' spreads is set by outliers.
 constexpr double kOutlierRatio = 1048576.0;
 
-// Bid from every row in `queue` until all are assigned (Gauss-Seidel forward auction at `eps`).
-// Returns false when a price passes `price_cap` (no complete matching on these arcs) or the
-// auction's bids pass `bid_cap` (a price war).
+// Bid from every row in `queue` until all are assigned (forward auction at `eps`, bids in
+// batches: see bid_batch.hpp).  Returns false when a price passes `price_cap` (no complete
+// matching on these arcs) or the auction's bids pass `bid_cap` (a price war).  `changed` holds,
+// for each column, the last batch that changed it (n_cols entries, kept across phases).
 bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue, double eps, double big,
-                   double price_cap, int64_t bid_cap, InterruptCheck& check) {
+                   double price_cap, int64_t bid_cap, InterruptCheck& check, int threads,
+                   std::vector<uint32_t>& changed, uint32_t& batch_id) {
+    BatchWorkers workers(threads);
+    std::vector<int32_t> batch, requeue;
+    std::vector<RowBid> bids;
     while (!queue.empty()) {
-        int32_t i = queue.back();
-        queue.pop_back();
-        double v1 = kInf, v2 = kInf;
-        int32_t j1 = -1;
-        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
-            int32_t j = g.indices[a];
-            double v = g.cost[a] + st.p[j];
-            if (v < v1 || (v == v1 && j < j1)) {
-                v2 = v1;
-                v1 = v;
-                j1 = j;
-            } else if (v < v2) {
-                v2 = v;
+        const size_t n = std::min<size_t>(queue.size(), kBidBatch);
+        batch.assign(queue.rbegin(), queue.rbegin() + static_cast<std::ptrdiff_t>(n));
+        queue.resize(queue.size() - n);
+        bids.resize(n);
+        workers.run(static_cast<int64_t>(n), [&](int64_t b, int64_t e) {
+            for (int64_t k = b; k < e; ++k) bids[k] = best_two(g, st.p.data(), batch[k]);
+        });
+        if (++batch_id == 0) {  // wrapped: no stale mark may match a new batch
+            std::fill(changed.begin(), changed.end(), 0);
+            batch_id = 1;
+        }
+        requeue.clear();
+        for (size_t k = 0; k < n; ++k) {
+            const int32_t i = batch[k];
+            const RowBid& b = bids[k];
+            // Another bid of this batch raised this row's best column: bid again from the new price.
+            if (changed[b.j1] == batch_id) {
+                requeue.push_back(i);
+                continue;
             }
+            const double v2 = b.j2 < 0 ? b.v1 + big : b.v2;
+            st.p[b.j1] += (v2 - b.v1) + eps;
+            ++st.auction_bids;
+            if (st.p[b.j1] > price_cap || st.auction_bids > bid_cap) return false;
+            const int32_t old = st.col_to_row[b.j1];
+            st.col_to_row[b.j1] = i;
+            st.row_to_col[i] = b.j1;
+            changed[b.j1] = batch_id;
+            if (old >= 0) {
+                st.row_to_col[old] = -1;
+                requeue.push_back(old);
+            }
+            check.tick(1);
         }
-        if (v2 == kInf) v2 = v1 + big;
-        st.p[j1] += (v2 - v1) + eps;
-        ++st.auction_bids;
-        if (st.p[j1] > price_cap || st.auction_bids > bid_cap) return false;
-        int32_t old = st.col_to_row[j1];
-        st.col_to_row[j1] = i;
-        st.row_to_col[i] = j1;
-        if (old >= 0) {
-            st.row_to_col[old] = -1;
-            queue.push_back(old);
-        }
-        check.tick(1);
+        queue.insert(queue.end(), requeue.rbegin(), requeue.rend());
     }
     return true;
 }
@@ -128,7 +142,7 @@ AuctionScale auction_scale(const CsrGraph& g, bool warm) {
 
 LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_prices,
                        const InterruptFn& interrupted, double scale_factor, const PhaseHook& hook,
-                       CsrGraph* g_out, bool finish) {
+                       CsrGraph* g_out, bool finish, int threads) {
     check_shape(g_in);
     CsrGraph g = g_in;
     LapState st = empty_state(g);
@@ -145,6 +159,8 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     double big = range + eps;  // second-best value for a row with a single arc
     std::vector<int32_t> queue;
     queue.reserve(g.n_rows);
+    std::vector<uint32_t> changed(g.n_cols, 0);
+    uint32_t batch_id = 0;
     InterruptCheck check(interrupted);
     // Very sparse graphs with costs far apart can start a price war that creeps by eps a bid
     // (hundreds of millions of bids in one phase; docs/NOTES.md, "Auction scale").  The auction
@@ -160,7 +176,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
         const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
         auto tp = std::chrono::steady_clock::now();
         int64_t bids0 = st.auction_bids;
-        const bool ok = auction_phase(g, st, queue, eps, big, price_cap, bid_cap, check);
+        const bool ok = auction_phase(g, st, queue, eps, big, price_cap, bid_cap, check, threads, changed, batch_id);
         if (trace) std::fprintf(stderr, "  auction eps %.3g bids %lld %.3fs\n", eps, (long long)(st.auction_bids - bids0),
                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - tp).count());
         if (!ok) {
@@ -190,7 +206,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     // to half of them).  Bidding them back (row reduction) leaves tie plateaus that make the next
     // warm round's searches long; the searches alone are cheaper overall at that fraction
     // (docs/NOTES.md, "Row reduction").
-    if (finish) repair_and_finish(g, st, interrupted, 0.5);
+    if (finish) repair_and_finish(g, st, interrupted, 0.5, true, -1, threads);
     if (g_out) *g_out = g;
     return st;
 }

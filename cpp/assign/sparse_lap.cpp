@@ -4,6 +4,7 @@
 // complexity.
 #include "sparse_lap.hpp"
 
+#include "bid_batch.hpp"
 #include "lap_internal.hpp"
 
 namespace lightrnn {
@@ -107,8 +108,10 @@ private:
 // epsilon = 0).  A free row takes its cheapest column and raises that column's price to the row's
 // second-best value, so the row stays exactly tight and every other row's duals stay feasible;
 // the displaced owner becomes free.  Ties can make this cycle, so the number of bids is bounded;
-// rows still free afterwards go to the shortest-path searches.
-void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn& interrupted) {
+// rows still free afterwards go to the shortest-path searches.  The bids are made in batches
+// (bid_batch.hpp): a bid whose best column, or whose tied second column, another bid of its batch
+// changed is made again from the new prices.
+void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, int threads) {
     InterruptCheck check(interrupted);
     std::vector<int32_t> free_rows;
     for (int32_t i = g.n_rows - 1; i >= 0; --i)
@@ -117,45 +120,58 @@ void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn
     // free row was measured a little faster than 64 on synthetic losses, the same on real ones
     // (docs/NOTES.md, "Row reduction").
     int64_t budget = 256 * static_cast<int64_t>(free_rows.size()) + 16;
-    std::vector<int32_t> left;
-    while (!free_rows.empty() && budget-- > 0) {
-        int32_t i = free_rows.back();
-        free_rows.pop_back();
-        check.tick(1);
-        double v1 = kInf, v2 = kInf;
-        int32_t j1 = -1, j2 = -1;
-        for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
-            int32_t j = g.indices[a];
-            double v = g.cost[a] + st.p[j];
-            if (v < v1 || (v == v1 && j < j1)) {
-                v2 = v1; j2 = j1;
-                v1 = v; j1 = j;
-            } else if (v < v2 || (v == v2 && j < j2)) {
-                v2 = v; j2 = j;
+    BatchWorkers workers(free_rows.size() >= static_cast<size_t>(BatchWorkers::kMinParallel) ? threads : 1);
+    std::vector<int32_t> batch, requeue;
+    std::vector<RowBid> bids;
+    std::vector<uint32_t> changed(g.n_cols, 0);  // the batch that last changed a column's price or owner
+    uint32_t batch_id = 0;
+    while (!free_rows.empty() && budget > 0) {
+        const size_t n = std::min<size_t>(free_rows.size(), kBidBatch);
+        batch.assign(free_rows.rbegin(), free_rows.rbegin() + static_cast<std::ptrdiff_t>(n));
+        free_rows.resize(free_rows.size() - n);
+        bids.resize(n);
+        workers.run(static_cast<int64_t>(n), [&](int64_t b, int64_t e) {
+            for (int64_t k = b; k < e; ++k) bids[k] = best_two(g, st.p.data(), batch[k]);
+        });
+        ++batch_id;
+        requeue.clear();
+        for (size_t k = 0; k < n; ++k) {
+            const int32_t i = batch[k];
+            if (budget-- <= 0) {
+                requeue.push_back(i);
+                continue;
+            }
+            check.tick(1);
+            const RowBid& b = bids[k];
+            if (b.j1 < 0) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
+            // Another bid of this batch moved a column this bid read: bid again from the new prices.
+            if (changed[b.j1] == batch_id || (b.j2 >= 0 && b.v1 == b.v2 && changed[b.j2] == batch_id)) {
+                requeue.push_back(i);
+                continue;
+            }
+            int32_t target = b.j1;
+            if (b.j2 < 0) {
+                // Only one column: take it if free, else leave the row to the exact search.
+                if (st.col_to_row[b.j1] >= 0) continue;
+            } else if (b.v1 < b.v2) {
+                st.p[b.j1] += b.v2 - b.v1;
+            } else if (st.col_to_row[b.j1] >= 0 && st.col_to_row[b.j2] < 0) {
+                target = b.j2;  // a tie: prefer the free column, no price change needed
+            } else if (st.col_to_row[b.j1] >= 0) {
+                continue;  // a tie between owned columns would only cycle
+            }
+            st.u[i] = b.j2 < 0 ? b.v1 : b.v2;
+            const int32_t old = st.col_to_row[target];
+            st.col_to_row[target] = i;
+            st.row_to_col[i] = target;
+            changed[target] = batch_id;
+            ++st.auction_bids;
+            if (old >= 0) {
+                st.row_to_col[old] = -1;
+                requeue.push_back(old);
             }
         }
-        if (j1 < 0) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
-        int32_t target = j1;
-        if (v2 == kInf) {
-            // Only one column: take it if free, else leave the row to the exact search.
-            if (st.col_to_row[j1] >= 0) { left.push_back(i); continue; }
-        } else if (v1 < v2) {
-            st.p[j1] += v2 - v1;
-        } else if (st.col_to_row[j1] >= 0 && st.col_to_row[j2] < 0) {
-            target = j2;  // a tie: prefer the free column, no price change needed
-        } else if (st.col_to_row[j1] >= 0) {
-            left.push_back(i);  // a tie between owned columns would only cycle
-            continue;
-        }
-        st.u[i] = (v2 == kInf) ? v1 : v2;
-        int32_t old = st.col_to_row[target];
-        st.col_to_row[target] = i;
-        st.row_to_col[i] = target;
-        ++st.auction_bids;
-        if (old >= 0) {
-            st.row_to_col[old] = -1;
-            free_rows.push_back(old);
-        }
+        free_rows.insert(free_rows.end(), requeue.rbegin(), requeue.rend());
     }
 }
 
@@ -231,7 +247,7 @@ void lower_free_prices(const CsrGraph& g, LapState& st, double floor) {
 }  // namespace
 
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free,
-                       bool settle, int64_t max_unsearched) {
+                       bool settle, int64_t max_unsearched, int threads) {
     check_shape(g);
     st.row_to_col.resize(g.n_rows, -1);
     st.col_to_row.resize(g.n_cols, -1);
@@ -256,7 +272,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     // exact ties, whose searches then cross long tight plateaus, slower than the searches alone
     // (figures for both in docs/NOTES.md, "Row reduction").
     if (static_cast<double>(count_free()) >= arr_min_free * static_cast<double>(g.n_rows))
-        augmenting_row_reduction(g, st, interrupted);
+        augmenting_row_reduction(g, st, interrupted, threads);
     // Freed columns' prices are lowered after the row reduction, for the searches.  (Lowered
     // before it too, they start price wars in the row reduction on real losses, where a warm
     // round frees almost every row; docs/NOTES.md, "Row reduction".)

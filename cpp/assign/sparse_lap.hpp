@@ -28,8 +28,10 @@
 //    epsilon-optimal result is made exact by `repair_and_finish`: free columns get price 0, row
 //    duals are recomputed, arcs that are not exactly tight are unmatched, and (1) finishes.
 //
-// Determinism: ties are broken by the smallest column index; no threads; the same input gives
-// the same output bit for bit.
+// Determinism: ties are broken by the smallest column index; the auction's and the row
+// reduction's bids are computed in batches against one snapshot of the prices (on `threads`
+// threads) and applied in a fixed order, so the same input gives the same output bit for bit,
+// whatever the number of threads.
 #pragma once
 
 #include <cstdint>
@@ -87,8 +89,10 @@ LapState row_reduction_start(const CsrGraph& g);
 // later call with settle = true, or settle_free_columns, closes it.
 // max_unsearched >= 0: when the row reduction leaves 1 to max_unsearched rows free, stop there:
 // they stay free, their duals not updated, and nothing is settled (a later call goes on).
+// threads: the row reduction computes its bids in batches on this many threads (the result does
+// not depend on it).
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free = 0.0,
-                       bool settle = true, int64_t max_unsearched = -1);
+                       bool settle = true, int64_t max_unsearched = -1, int threads = 1);
 
 // Rectangular case: settles every free column whose price is positive (see repair_and_finish).
 // Returns how many there were.
@@ -116,7 +120,8 @@ constexpr double kAuctionScaleFactor = 4.0;
 // caller repairs it), e.g. to drop rows that were only there to make the problem square.
 LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices,
                        const InterruptFn& interrupted, double scale_factor = kAuctionScaleFactor,
-                       const PhaseHook& hook = nullptr, CsrGraph* g_out = nullptr, bool finish = true);
+                       const PhaseHook& hook = nullptr, CsrGraph* g_out = nullptr, bool finish = true,
+                       int threads = 1);
 
 // The entry point for costs from outside: checks them (finite, and the sum over rows of each
 // row's largest |cost| finite, so that no matching's cost overflows; std::invalid_argument

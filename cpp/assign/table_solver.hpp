@@ -325,7 +325,7 @@ private:
             // free rows of a lazy round.
             const bool may_be_lazy = prune_ && !settle_every_round_ && V_ >= opt_.lazy_min_words;
             repair_and_finish(words_view, st_, interrupted_, may_be_lazy ? 0.0 : 0.25,
-                              settle_next_ || settle_every_round_, may_be_lazy ? V_ / kLazyShare : -1);
+                              settle_next_ || settle_every_round_, may_be_lazy ? V_ / kLazyShare : -1, threads_);
             lazy_ = may_be_lazy && complete_lazy(words_view);
         }
         settle_next_ = false;
@@ -387,7 +387,7 @@ private:
         if (!auction) {
             st_ = solve_ssp(g_.view(V_, n_rows_), interrupted_);
         } else if (n_rows_ == V_) {
-            st_ = solve_auction(view, {}, interrupted_, kAuctionScaleFactor, hook_, &view);
+            st_ = solve_auction(view, {}, interrupted_, kAuctionScaleFactor, hook_, &view, true, threads_);
         } else {
             auction_with_dummies(view);
         }
@@ -400,7 +400,7 @@ private:
     // to price 0 with little change to the others; unshifted, the repair takes about twice as
     // long (figures in docs/NOTES.md, "The first solve").
     void auction_with_dummies(CsrGraph& view) {
-        st_ = solve_auction(view, {}, interrupted_, kAuctionScaleFactor, hook_, &view, /*finish=*/false);
+        st_ = solve_auction(view, {}, interrupted_, kAuctionScaleFactor, hook_, &view, /*finish=*/false, threads_);
         double shift = kInf;
         for (int32_t d = V_; d < n_rows_; ++d) {
             const int32_t c = st_.row_to_col[d];
@@ -415,7 +415,7 @@ private:
             if (st_.row_to_col[d] >= 0) st_.p[st_.row_to_col[d]] = 0.0;  // now empty
         st_.row_to_col.resize(V_);
         st_.u.resize(V_);
-        repair_and_finish(g_.view(V_, n_rows_), st_, interrupted_, 0.5);  // g grew in the auction
+        repair_and_finish(g_.view(V_, n_rows_), st_, interrupted_, 0.5, true, -1, threads_);  // g grew in the auction
     }
 
     // Step 3 and 4 of a round: price, bound, keep the best table.  Returns true when the rounds
