@@ -1,23 +1,26 @@
-// Bids in batches: the free rows' best and second-best columns computed side by side (threads),
-// then applied one by one.  Internal: included by sparse_lap.cpp and sparse_auction.cpp only.
+// Bids in batches (Jacobi bidding): the free rows of a batch all read one snapshot of the prices,
+// then their bids are applied one by one.  Internal: included by sparse_lap.cpp and
+// sparse_auction.cpp only.
 //
-// A Gauss-Seidel auction reads the prices its previous bid left; its bids are cheap (a row's few
-// dozen arcs) but many (tens of millions at 200,000 words), and one after the other.  Here a
-// batch of free rows reads one snapshot of the prices, which several threads can do at once; the
-// bids are then applied in the batch's order, and a bid whose column another bid of the same
-// batch has changed is not applied: its row goes back to the queue and bids again from the new
-// prices.  The others stay valid, because prices only rise within a batch: a row's second-best
-// value read from the snapshot is at most its true one, so the row ends tight at its column and
-// every other column costs it at least as much (Bertsekas and Castanon, "Parallel synchronous and
-// asynchronous implementations of the auction algorithm", Parallel Computing 17, 1991).  The
-// batches do not depend on the number of threads, so neither does the result.
+// A Gauss-Seidel auction reads the prices its previous bid left, and the row its bid evicts bids
+// next.  Here a batch of free rows reads one snapshot of the prices; the bids are then applied in
+// the batch's order, and a bid whose column another bid of the same batch has changed is not
+// applied: its row goes back to the queue and bids again from the new prices.  The others stay
+// valid, because prices only rise within a batch: a row's second-best value read from the
+// snapshot is at most its true one, so the row ends tight (within eps, in the auction) at its
+// column and every other column costs it at least as much (Bertsekas and Castanon, "Parallel
+// synchronous and asynchronous implementations of the auction algorithm", Parallel Computing 17,
+// 1991).  The evicted rows bid after the batch.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -58,17 +61,24 @@ inline RowBid best_two(const CsrGraph& g, const double* p, int32_t i) {
     return {j1, j2, v1, v2};
 }
 
-// Helper threads that run f(begin, end) over chunks of [0, n) with the calling thread, for the
-// life of one auction or row reduction.  Between batches the helpers spin: a batch is tens of
-// microseconds, too short to put a thread to sleep and wake it.
+// Helper threads that compute a batch's bids with the calling thread, for the life of one auction
+// phase or row reduction.  At 434,926 words the row reductions' bids took 140 s on two threads and
+// 260 s on one (the prices and arcs no longer fit a core's cache).  Between batches each side
+// spins a little, then sleeps; beside other jobs a helper is often descheduled while the calling
+// thread waits for it, and the waits grew longer than the work, so a call that waits more than it
+// works goes on alone (figures in docs/NOTES.md, "Bids in batches").
 class BatchWorkers {
 public:
     explicit BatchWorkers(int threads) : threads_(std::max(1, threads)) {
         for (int t = 1; t < threads_; ++t) pool_.emplace_back([this, t] { loop(t); });
     }
     ~BatchWorkers() {
-        stop_.store(true, std::memory_order_release);
-        generation_.fetch_add(1, std::memory_order_acq_rel);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+            generation_.fetch_add(1);
+        }
+        work_ready_.notify_all();
         for (auto& th : pool_) th.join();
     }
     BatchWorkers(const BatchWorkers&) = delete;
@@ -77,57 +87,85 @@ public:
     // Below this many items a batch runs on the calling thread alone (the hand-off costs more).
     static constexpr int64_t kMinParallel = 64;
 
+    // Runs f(begin, end) over contiguous chunks of [0, n), the first on the calling thread.
     template <typename F>
     void run(int64_t n, F&& f) {
-        if (threads_ == 1 || n < kMinParallel) {
+        if (threads_ == 1 || n < kMinParallel || alone_) {
             f(int64_t{0}, n);
             return;
         }
+        const auto t0 = std::chrono::steady_clock::now();
         job_ = [&f](int64_t b, int64_t e) { f(b, e); };
         n_ = n;
-        pending_.store(threads_ - 1, std::memory_order_relaxed);
-        generation_.fetch_add(1, std::memory_order_acq_rel);
-        f(int64_t{0}, chunk_end(0));
-        while (pending_.load(std::memory_order_acquire) > 0) pause();
+        pending_.store(threads_ - 1);
+        generation_.fetch_add(1);
+        if (sleeping_.load() > 0) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            work_ready_.notify_all();
+        }
+        f(int64_t{0}, n_ / threads_);
+        const auto t1 = std::chrono::steady_clock::now();
+        if (!spin_until([this] { return pending_.load() == 0; })) {
+            std::unique_lock<std::mutex> lock(mutex_);
+            ++main_sleeping_;
+            work_done_.wait(lock, [this] { return pending_.load() == 0; });
+            --main_sleeping_;
+        }
+        // Beside other jobs the helpers may be descheduled: once the waits for them add up to
+        // more than the calling thread's own share of the work, it goes on alone.
+        own_ += t1 - t0;
+        waited_ += std::chrono::steady_clock::now() - t1;
+        alone_ = ++batches_ >= kTrialBatches && waited_ > own_;
     }
 
 private:
-    int64_t chunk_end(int t) const { return n_ * (t + 1) / threads_; }
-
-    static void pause() {
+    // Spins about 20 microseconds for `ready`; false if it did not come.
+    template <typename Ready>
+    static bool spin_until(Ready&& ready) {
+        for (int s = 0; s < 8192; ++s) {
+            if (ready()) return true;
 #if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#else
-        std::this_thread::yield();
+            __builtin_ia32_pause();
 #endif
+        }
+        return ready();
     }
 
     void loop(int t) {
         uint64_t seen = 0;
         while (true) {
-            uint64_t gen;
-            int spins = 0;
-            while ((gen = generation_.load(std::memory_order_acquire)) == seen) {
-                if (++spins < 4096) {
-                    pause();
-                } else {
-                    std::this_thread::yield();
-                }
+            if (!spin_until([&] { return generation_.load() != seen; })) {
+                std::unique_lock<std::mutex> lock(mutex_);
+                sleeping_.fetch_add(1);
+                work_ready_.wait(lock, [&] { return generation_.load() != seen; });
+                sleeping_.fetch_sub(1);
             }
-            seen = gen;
-            if (stop_.load(std::memory_order_acquire)) return;
-            job_(n_ * t / threads_, chunk_end(t));
-            pending_.fetch_sub(1, std::memory_order_acq_rel);
+            seen = generation_.load();
+            if (stop_) return;
+            job_(n_ * t / threads_, n_ * (t + 1) / threads_);
+            if (pending_.fetch_sub(1) == 1 && main_sleeping_.load() > 0) {
+                std::lock_guard<std::mutex> lock(mutex_);
+                work_done_.notify_one();
+            }
         }
     }
 
+    static constexpr int64_t kTrialBatches = 64;
+
     const int threads_;
+    bool alone_ = false;
+    int64_t batches_ = 0;
+    std::chrono::steady_clock::duration own_{}, waited_{};
     std::vector<std::thread> pool_;
     std::function<void(int64_t, int64_t)> job_;
     int64_t n_ = 0;
+    // Sequentially consistent throughout: a side that goes to sleep first counts itself, then
+    // looks again, so the other side either sees the count or the sleeper sees the news.
     std::atomic<uint64_t> generation_{0};
-    std::atomic<int> pending_{0};
-    std::atomic<bool> stop_{false};
+    std::atomic<int> pending_{0}, sleeping_{0}, main_sleeping_{0};
+    bool stop_ = false;  // written under mutex_ before the last generation
+    std::mutex mutex_;
+    std::condition_variable work_ready_, work_done_;
 };
 
 }  // namespace lap_detail

@@ -17,8 +17,8 @@ constexpr double kOutlierRatio = 1048576.0;
 // matching on these arcs) or the auction's bids pass `bid_cap` (a price war).  `changed` holds,
 // for each column, the last batch that changed it (n_cols entries, kept across phases).
 bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue, double eps, double big,
-                   double price_cap, int64_t bid_cap, InterruptCheck& check, int threads,
-                   std::vector<uint32_t>& changed, uint32_t& batch_id) {
+                   double price_cap, int64_t bid_cap, InterruptCheck& check, std::vector<uint32_t>& changed,
+                   uint32_t& batch_id, int threads) {
     BatchWorkers workers(threads);
     std::vector<int32_t> batch, requeue;
     std::vector<RowBid> bids;
@@ -176,7 +176,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
         const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
         auto tp = std::chrono::steady_clock::now();
         int64_t bids0 = st.auction_bids;
-        const bool ok = auction_phase(g, st, queue, eps, big, price_cap, bid_cap, check, threads, changed, batch_id);
+        const bool ok = auction_phase(g, st, queue, eps, big, price_cap, bid_cap, check, changed, batch_id, threads);
         if (trace) std::fprintf(stderr, "  auction eps %.3g bids %lld %.3fs\n", eps, (long long)(st.auction_bids - bids0),
                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - tp).count());
         if (!ok) {

@@ -120,7 +120,7 @@ void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn
     // free row was measured a little faster than 64 on synthetic losses, the same on real ones
     // (docs/NOTES.md, "Row reduction").
     int64_t budget = 256 * static_cast<int64_t>(free_rows.size()) + 16;
-    BatchWorkers workers(free_rows.size() >= static_cast<size_t>(BatchWorkers::kMinParallel) ? threads : 1);
+    BatchWorkers workers(static_cast<int64_t>(free_rows.size()) >= BatchWorkers::kMinParallel ? threads : 1);
     std::vector<int32_t> batch, requeue;
     std::vector<RowBid> bids;
     std::vector<uint32_t> changed(g.n_cols, 0);  // the batch that last changed a column's price or owner

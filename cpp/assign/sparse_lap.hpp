@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace lightrnn {
@@ -60,7 +61,15 @@ struct CsrGraph {
     const int64_t* indptr = nullptr;   // (n_rows + 1)
     const int32_t* indices = nullptr;  // (nnz) column of each arc, any order within a row
     const double* cost = nullptr;      // (nnz) finite
+    // Each row's arcs are in increasing (cost, column) order: the settle's phases then read them
+    // in place instead of making a sorted copy of the graph (no algorithm's result depends on
+    // the order of a row's arcs).
+    bool rows_by_cost = false;
 };
+
+// Sorts one row's arcs (cols[0..n), costs[0..n)) in place into increasing (cost, column) order;
+// `buf` is scratch space.
+void sort_arcs_by_cost(int32_t* cols, double* costs, int64_t n, std::vector<std::pair<double, int32_t>>& buf);
 
 struct LapState {
     std::vector<int32_t> row_to_col;  // (n_rows) -1 = free
@@ -87,10 +96,10 @@ LapState row_reduction_start(const CsrGraph& g);
 // settle = false (rectangular case): leave columns that end free with a positive price as they
 // are (dual feasible, matched arcs tight, but the duality gap is the sum of those prices); a
 // later call with settle = true, or settle_free_columns, closes it.
+// threads: the row reduction computes each batch of bids on this many threads (the result does
+// not depend on it).
 // max_unsearched >= 0: when the row reduction leaves 1 to max_unsearched rows free, stop there:
 // they stay free, their duals not updated, and nothing is settled (a later call goes on).
-// threads: the row reduction computes its bids in batches on this many threads (the result does
-// not depend on it).
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free = 0.0,
                        bool settle = true, int64_t max_unsearched = -1, int threads = 1);
 

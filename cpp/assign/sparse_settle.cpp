@@ -207,19 +207,19 @@ public:
         : g_(g), t_(t), h_(g.n_cols, kInf), state_(g.n_cols, 0), next_arc_(g.n_cols, 0), heap_(g.n_cols) {
         // Each row's arcs by cost: a move into k can lower h_k only through an arc cheaper than
         // u_i - h_m (h_k <= p_k), so the backward search stops at the first arc that is not.
-        const int64_t n_arcs = g.indptr[g.n_rows];
-        sorted_col_.resize(n_arcs);
-        sorted_cost_.resize(n_arcs);
-        std::vector<std::pair<double, int32_t>> arcs;
-        for (int32_t i = 0; i < g.n_rows; ++i) {
-            arcs.clear();
-            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) arcs.emplace_back(g.cost[a], g.indices[a]);
-            std::sort(arcs.begin(), arcs.end());
-            for (size_t x = 0; x < arcs.size(); ++x) {
-                sorted_cost_[g.indptr[i] + static_cast<int64_t>(x)] = arcs[x].first;
-                sorted_col_[g.indptr[i] + static_cast<int64_t>(x)] = arcs[x].second;
-            }
+        if (g.rows_by_cost) {
+            sorted_col_ = g.indices;
+            sorted_cost_ = g.cost;
+            return;
         }
+        const int64_t n_arcs = g.indptr[g.n_rows];
+        own_col_.assign(g.indices, g.indices + n_arcs);
+        own_cost_.assign(g.cost, g.cost + n_arcs);
+        std::vector<std::pair<double, int32_t>> buf;
+        for (int32_t i = 0; i < g.n_rows; ++i)
+            sort_arcs_by_cost(own_col_.data() + g.indptr[i], own_cost_.data() + g.indptr[i], g.indptr[i + 1] - g.indptr[i], buf);
+        sorted_col_ = own_col_.data();
+        sorted_cost_ = own_cost_.data();
     }
 
     // One phase over the free columns `roots` (each priced > 0): settles at least one of them and
@@ -338,8 +338,10 @@ private:
 
     const CsrGraph& g_;
     const Transposed& t_;
-    std::vector<int32_t> sorted_col_;  // each row's arcs by cost (g's row pointers)
-    std::vector<double> sorted_cost_;
+    const int32_t* sorted_col_ = nullptr;  // each row's arcs by cost (g's row pointers): g's own, or
+    const double* sorted_cost_ = nullptr;  // the sorted copy below
+    std::vector<int32_t> own_col_;
+    std::vector<double> own_cost_;
     std::vector<double> h_;          // least cost of emptying a column by a chain entering each column
     std::vector<uint8_t> state_;     // kExit | kVisited, this phase
     std::vector<int64_t> next_arc_;  // DFS: the next transposed arc to try
@@ -349,6 +351,16 @@ private:
 
 }  // namespace
 
+
+void sort_arcs_by_cost(int32_t* cols, double* costs, int64_t n, std::vector<std::pair<double, int32_t>>& buf) {
+    buf.clear();
+    for (int64_t a = 0; a < n; ++a) buf.emplace_back(costs[a], cols[a]);
+    std::sort(buf.begin(), buf.end());
+    for (int64_t a = 0; a < n; ++a) {
+        costs[a] = buf[a].first;
+        cols[a] = buf[a].second;
+    }
+}
 
 // Rectangular problems: a free column must end at price 0.  A column whose row left it in a warm
 // start keeps its price while the forward searches run (most end at such columns); one still

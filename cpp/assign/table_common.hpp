@@ -77,8 +77,19 @@ struct Graph {
     std::vector<int64_t> indptr;
     std::vector<int32_t> indices;
     std::vector<double> cost;
+    bool rows_by_cost = false;  // set by sort_rows_by_cost, cleared by build_graph
     CsrGraph view(int32_t n_rows, int32_t n_cols) const {
-        return CsrGraph{n_rows, n_cols, indptr.data(), indices.data(), cost.data()};
+        return CsrGraph{n_rows, n_cols, indptr.data(), indices.data(), cost.data(), rows_by_cost};
+    }
+    // Each row's arcs in increasing (cost, column) order, in place: the settle's phases read them
+    // so, and sorted here (in threads) they need no sorted copy of the graph beside it.
+    void sort_rows_by_cost(int threads) {
+        parallel_blocks(static_cast<int64_t>(indptr.size()) - 1, threads, [&](int64_t begin, int64_t end) {
+            std::vector<std::pair<double, int32_t>> buf;
+            for (int64_t w = begin; w < end; ++w)
+                sort_arcs_by_cost(indices.data() + indptr[w], cost.data() + indptr[w], indptr[w + 1] - indptr[w], buf);
+        });
+        rows_by_cost = true;
     }
 };
 
@@ -89,6 +100,7 @@ template <typename T>
 void build_graph(const std::vector<std::vector<int32_t>>& cells, const T* Lr, const T* Lc,
                  int32_t V_words, int32_t R, int32_t C, Graph& g, int threads = 1) {
     const int64_t V = static_cast<int64_t>(cells.size());
+    g.rows_by_cost = false;
     g.indptr.assign(V + 1, 0);
     for (int64_t w = 0; w < V; ++w) g.indptr[w + 1] = g.indptr[w] + static_cast<int64_t>(cells[w].size());
     g.indices.resize(g.indptr[V]);

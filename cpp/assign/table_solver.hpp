@@ -304,6 +304,9 @@ private:
         lazy_ = false;
         if (prune_ && !first_ && !restart_) prune_arcs();
         build_graph(cand_.cells, Lr_, Lc_, V_, R_, C_, g_, threads_);
+        // The settle of a nearly full table reads each row's arcs by cost: sorted in place here,
+        // in threads, instead of in a copy of the graph made by the settle (the peak of memory).
+        if (settle_next_ && !settle_every_round_ && !first_ && !restart_) g_.sort_rows_by_cost(threads_);
         // The exact rounds solve the rectangular problem: V words into R*C cells, an empty cell
         // priced 0 (every shortest-path search ends at the nearest empty cell).  With dummy words
         // filling the empty cells instead, a search had to reach a cell vacated in that round,
