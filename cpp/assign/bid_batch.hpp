@@ -168,10 +168,44 @@ private:
     std::condition_variable work_ready_, work_done_;
 };
 
+// One batch of bids at a time: its rows, their bids, and for each column the last batch that
+// changed its price or owner (a bid that read such a column is made again).
+class BidBatch {
+public:
+    explicit BidBatch(int32_t n_cols) : changed_(static_cast<size_t>(n_cols), 0) {}
+
+    // Takes up to kBidBatch rows from the back of `queue` (the last first) and computes their bids
+    // against the prices `p` on the workers' threads.
+    void take(const CsrGraph& g, const double* p, std::vector<int32_t>& queue, BatchWorkers& workers) {
+        const size_t n = std::min(queue.size(), kBidBatch);
+        rows.assign(queue.rbegin(), queue.rbegin() + static_cast<std::ptrdiff_t>(n));
+        queue.resize(queue.size() - n);
+        bids.resize(n);
+        workers.run(static_cast<int64_t>(n), [&](int64_t b, int64_t e) {
+            for (int64_t k = b; k < e; ++k) bids[k] = best_two(g, p, rows[k]);
+        });
+        if (++id_ == 0) {  // wrapped: no old mark may match a new batch
+            std::fill(changed_.begin(), changed_.end(), 0);
+            id_ = 1;
+        }
+    }
+    // Whether a bid of this batch has changed column j.
+    bool changed(int32_t j) const { return changed_[j] == id_; }
+    void mark_changed(int32_t j) { changed_[j] = id_; }
+
+    std::vector<int32_t> rows;
+    std::vector<RowBid> bids;
+
+private:
+    std::vector<uint32_t> changed_;
+    uint32_t id_ = 0;
+};
+
 }  // namespace lap_detail
 
 using lap_detail::BatchWorkers;
 using lap_detail::best_two;
+using lap_detail::BidBatch;
 using lap_detail::kBidBatch;
 using lap_detail::RowBid;
 

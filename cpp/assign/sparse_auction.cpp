@@ -14,32 +14,19 @@ constexpr double kOutlierRatio = 1048576.0;
 
 // Bid from every row in `queue` until all are assigned (forward auction at `eps`, bids in
 // batches: see bid_batch.hpp).  Returns false when a price passes `price_cap` (no complete
-// matching on these arcs) or the auction's bids pass `bid_cap` (a price war).  `changed` holds,
-// for each column, the last batch that changed it (n_cols entries, kept across phases).
+// matching on these arcs) or the auction's bids pass `bid_cap` (a price war).
 bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue, double eps, double big,
-                   double price_cap, int64_t bid_cap, InterruptCheck& check, std::vector<uint32_t>& changed,
-                   uint32_t& batch_id, int threads) {
+                   double price_cap, int64_t bid_cap, InterruptCheck& check, BidBatch& batch, int threads) {
     BatchWorkers workers(threads);
-    std::vector<int32_t> batch, requeue;
-    std::vector<RowBid> bids;
+    std::vector<int32_t> requeue;
     while (!queue.empty()) {
-        const size_t n = std::min<size_t>(queue.size(), kBidBatch);
-        batch.assign(queue.rbegin(), queue.rbegin() + static_cast<std::ptrdiff_t>(n));
-        queue.resize(queue.size() - n);
-        bids.resize(n);
-        workers.run(static_cast<int64_t>(n), [&](int64_t b, int64_t e) {
-            for (int64_t k = b; k < e; ++k) bids[k] = best_two(g, st.p.data(), batch[k]);
-        });
-        if (++batch_id == 0) {  // wrapped: no stale mark may match a new batch
-            std::fill(changed.begin(), changed.end(), 0);
-            batch_id = 1;
-        }
+        batch.take(g, st.p.data(), queue, workers);
         requeue.clear();
-        for (size_t k = 0; k < n; ++k) {
-            const int32_t i = batch[k];
-            const RowBid& b = bids[k];
+        for (size_t k = 0; k < batch.rows.size(); ++k) {
+            const int32_t i = batch.rows[k];
+            const RowBid& b = batch.bids[k];
             // Another bid of this batch raised this row's best column: bid again from the new price.
-            if (changed[b.j1] == batch_id) {
+            if (batch.changed(b.j1)) {
                 requeue.push_back(i);
                 continue;
             }
@@ -50,7 +37,7 @@ bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue,
             const int32_t old = st.col_to_row[b.j1];
             st.col_to_row[b.j1] = i;
             st.row_to_col[i] = b.j1;
-            changed[b.j1] = batch_id;
+            batch.mark_changed(b.j1);
             if (old >= 0) {
                 st.row_to_col[old] = -1;
                 requeue.push_back(old);
@@ -159,8 +146,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     double big = range + eps;  // second-best value for a row with a single arc
     std::vector<int32_t> queue;
     queue.reserve(g.n_rows);
-    std::vector<uint32_t> changed(g.n_cols, 0);
-    uint32_t batch_id = 0;
+    BidBatch batch(g.n_cols);
     InterruptCheck check(interrupted);
     // Very sparse graphs with costs far apart can start a price war that creeps by eps a bid
     // (hundreds of millions of bids in one phase; docs/NOTES.md, "Auction scale").  The auction
@@ -176,7 +162,7 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
         const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
         auto tp = std::chrono::steady_clock::now();
         int64_t bids0 = st.auction_bids;
-        const bool ok = auction_phase(g, st, queue, eps, big, price_cap, bid_cap, check, changed, batch_id, threads);
+        const bool ok = auction_phase(g, st, queue, eps, big, price_cap, bid_cap, check, batch, threads);
         if (trace) std::fprintf(stderr, "  auction eps %.3g bids %lld %.3fs\n", eps, (long long)(st.auction_bids - bids0),
                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - tp).count());
         if (!ok) {

@@ -121,31 +121,22 @@ void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn
     // (docs/NOTES.md, "Row reduction").
     int64_t budget = 256 * static_cast<int64_t>(free_rows.size()) + 16;
     BatchWorkers workers(static_cast<int64_t>(free_rows.size()) >= BatchWorkers::kMinParallel ? threads : 1);
-    std::vector<int32_t> batch, requeue;
-    std::vector<RowBid> bids;
-    std::vector<uint32_t> changed(g.n_cols, 0);  // the batch that last changed a column's price or owner
-    uint32_t batch_id = 0;
+    BidBatch batch(g.n_cols);
+    std::vector<int32_t> requeue;
     while (!free_rows.empty() && budget > 0) {
-        const size_t n = std::min<size_t>(free_rows.size(), kBidBatch);
-        batch.assign(free_rows.rbegin(), free_rows.rbegin() + static_cast<std::ptrdiff_t>(n));
-        free_rows.resize(free_rows.size() - n);
-        bids.resize(n);
-        workers.run(static_cast<int64_t>(n), [&](int64_t b, int64_t e) {
-            for (int64_t k = b; k < e; ++k) bids[k] = best_two(g, st.p.data(), batch[k]);
-        });
-        ++batch_id;
+        batch.take(g, st.p.data(), free_rows, workers);
         requeue.clear();
-        for (size_t k = 0; k < n; ++k) {
-            const int32_t i = batch[k];
+        for (size_t k = 0; k < batch.rows.size(); ++k) {
+            const int32_t i = batch.rows[k];
             if (budget-- <= 0) {
                 requeue.push_back(i);
                 continue;
             }
             check.tick(1);
-            const RowBid& b = bids[k];
+            const RowBid& b = batch.bids[k];
             if (b.j1 < 0) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
             // Another bid of this batch moved a column this bid read: bid again from the new prices.
-            if (changed[b.j1] == batch_id || (b.j2 >= 0 && b.v1 == b.v2 && changed[b.j2] == batch_id)) {
+            if (batch.changed(b.j1) || (b.j2 >= 0 && b.v1 == b.v2 && batch.changed(b.j2))) {
                 requeue.push_back(i);
                 continue;
             }
@@ -164,7 +155,7 @@ void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn
             const int32_t old = st.col_to_row[target];
             st.col_to_row[target] = i;
             st.row_to_col[i] = target;
-            changed[target] = batch_id;
+            batch.mark_changed(target);
             ++st.auction_bids;
             if (old >= 0) {
                 st.row_to_col[old] = -1;
