@@ -30,10 +30,9 @@ namespace lightrnn {
 namespace lap_detail {
 
 // Free rows a batch takes (fewer when fewer are free).  On real loss matrices the row reduction
-// makes a third to a half fewer bids in batches of 256 than one at a time (an evicted row bids
-// again after the batch, not at once, which damps the back-and-forth of two rows over one
-// column); 64 to 1,024 were about as fast, and larger batches redo many bids (figures in
-// docs/NOTES.md, "Bids in batches").
+// makes fewer bids in batches than one at a time (an evicted row bids again after the batch, not
+// at once, which damps the back-and-forth of two rows over one column); much larger batches redo
+// many bids (figures in docs/NOTES.md, "Bids in batches").
 constexpr size_t kBidBatch = 256;
 
 // A row's two least values c + p over its arcs (ties: the smaller column first).
@@ -62,11 +61,11 @@ inline RowBid best_two(const CsrGraph& g, const double* p, int32_t i) {
 }
 
 // Helper threads that compute a batch's bids with the calling thread, for the life of one auction
-// phase or row reduction.  At 434,926 words the row reductions' bids took 140 s on two threads and
-// 260 s on one (the prices and arcs no longer fit a core's cache).  Between batches each side
-// spins a little, then sleeps; beside other jobs a helper is often descheduled while the calling
-// thread waits for it, and the waits grew longer than the work, so a call that waits more than it
-// works goes on alone (figures in docs/NOTES.md, "Bids in batches").
+// phase or row reduction.  They pay at large vocabularies, where a row reduction frees most rows
+// at once and the prices and arcs no longer fit a core's cache.  Between batches each side spins
+// a little, then sleeps; beside other jobs a helper is often descheduled while the calling thread
+// waits for it, and the waits grew longer than the work, so a call that waits more than it works
+// goes on alone (figures in docs/NOTES.md, "Bids in batches").
 class BatchWorkers {
 public:
     explicit BatchWorkers(int threads) : threads_(std::max(1, threads)) {
