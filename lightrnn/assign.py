@@ -162,7 +162,8 @@ def solve_table(L_r: np.ndarray, L_c: np.ndarray, current: Any = None, *, k: int
             ``auto_candidates`` of the words solved (those not set aside as flat).
         max_rounds: column-generation rounds before giving up (the result is then uncertified).
         max_add_per_word: most-violating cells added per word per round.
-        threads: threads for candidates and pricing (0 = all cores, at most 8; at most 256 are used).
+        threads: threads for candidates, pricing, the graph and the bids (0 = all cores, at
+            most 8; at most 256 are used); the table does not depend on it.
         method: "auto" (the auction on a table at most 1% empty, except for early-training
             losses below 65,536 words; else shortest paths), "auction" (epsilon-scaling auction
             then shortest paths) or "ssp".

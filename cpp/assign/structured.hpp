@@ -44,7 +44,9 @@
 // Set LIGHTRNN_SOLVER_TRACE in the environment to print each round's and each auction phase's
 // work and time to stderr.
 // Deterministic: words are split into fixed contiguous blocks for the threads and the results
-// are merged in word order.
+// are merged in word order; the auction's and the row reduction's bids are computed in batches
+// that do not depend on the thread count (bid_batch.hpp).  The same input gives the same table at
+// any number of threads.
 #pragma once
 
 #include <cstdint>
