@@ -1,6 +1,6 @@
 // Bids in batches (Jacobi bidding): the free rows of a batch all read one snapshot of the prices,
 // then their bids are applied one by one.  Internal: included by sparse_lap.cpp and
-// sparse_auction.cpp only.
+// sparse_auction.cpp, and by table_solver.hpp for best_two.
 //
 // A Gauss-Seidel auction reads the prices its previous bid left, and the row its bid evicts bids
 // next.  Here a batch of free rows reads one snapshot of the prices; the bids are then applied in

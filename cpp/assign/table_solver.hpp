@@ -3,6 +3,7 @@
 // the best table found.  Internal to the solver.
 #pragma once
 
+#include "bid_batch.hpp"
 #include "table_pricing.hpp"
 
 namespace lightrnn {
@@ -187,17 +188,9 @@ private:
         for (int32_t w = 0; w < V_; ++w) {
             if (st_.row_to_col[w] >= 0) continue;
             any = true;
-            double best = kInf;
-            int32_t arg = -1;
-            for (int64_t a = g.indptr[w]; a < g.indptr[w + 1]; ++a) {
-                const double v = g.cost[a] + st_.p[g.indices[a]];
-                if (v < best) {
-                    best = v;
-                    arg = g.indices[a];
-                }
-            }
-            lazy_match_[w] = arg;
-            st_.u[w] = best;
+            const RowBid cheapest = best_two(g, st_.p.data(), w);
+            lazy_match_[w] = cheapest.j1;
+            st_.u[w] = cheapest.v1;
         }
         return any;
     }

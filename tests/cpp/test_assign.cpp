@@ -286,37 +286,34 @@ int main() {
         std::vector<double> c(static_cast<size_t>(n) * m);
         for (auto& x : c) x = random_cost(rng, 1);
         auto sparse = [](int i, int j) { return (i * 31 + j * 17) % 11 < 2 || j == i; };
-        auto same = [](const LapState& a, const LapState& b) {
-            return a.row_to_col == b.row_to_col && a.p == b.p && a.u == b.u && a.auction_bids == b.auction_bids;
-        };
         for (int square = 0; square < 2; ++square) {
             const OwnedCsr g = csr_of(c, n, square ? n : m, sparse);
             const LapState ref = solve_ssp(g.graph(), nullptr);
             const double ref_cost = matching_cost(g.graph(), ref);
-            LapState auction1, repair1;
-            for (int threads = 1; threads <= 3; ++threads) {
-                LapState st = solve_auction(g.graph(), {}, nullptr, kAuctionScaleFactor, nullptr, nullptr, true, threads);
+            // Optimal and certified; at more than one thread, the same state as at one.
+            auto check = [&](const LapState& st, LapState& at_one, int threads, const char* what) {
                 ++cases;
-                if (!optimal_and_certified(g.graph(), st, ref_cost, "batched auction")) ++failures;
-                if (threads == 1) auction1 = st;
-                if (threads > 1 && !same(st, auction1)) {
-                    std::printf("FAIL batched auction square=%d: threads=%d differs from threads=1\n", square, threads);
+                if (!optimal_and_certified(g.graph(), st, ref_cost, what)) ++failures;
+                if (threads == 1) {
+                    at_one = st;
+                } else if (st.row_to_col != at_one.row_to_col || st.p != at_one.p || st.u != at_one.u ||
+                           st.auction_bids != at_one.auction_bids) {
+                    std::printf("FAIL %s square=%d: threads=%d differs from threads=1\n", what, square, threads);
                     ++failures;
                 }
-                st = ref;
+            };
+            LapState auction1, repair1;
+            for (int threads = 1; threads <= 3; ++threads) {
+                check(solve_auction(g.graph(), {}, nullptr, kAuctionScaleFactor, nullptr, nullptr, true, threads),
+                      auction1, threads, "batched auction");
+                LapState st = ref;
                 for (int i = 0; i < n; i += 2) {
                     st.col_to_row[st.row_to_col[i]] = -1;
                     st.row_to_col[i] = -1;
                 }
                 for (double& pj : st.p) pj *= 0.5;
                 repair_and_finish(g.graph(), st, nullptr, 0.0, true, -1, threads);
-                ++cases;
-                if (!optimal_and_certified(g.graph(), st, ref_cost, "batched row reduction")) ++failures;
-                if (threads == 1) repair1 = st;
-                if (threads > 1 && !same(st, repair1)) {
-                    std::printf("FAIL batched row reduction square=%d: threads=%d differs from threads=1\n", square, threads);
-                    ++failures;
-                }
+                check(st, repair1, threads, "batched row reduction");
             }
         }
     }
