@@ -26,6 +26,13 @@
 
 #include "sparse_lap.hpp"
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <emmintrin.h>
+#ifndef LIGHTRNN_SSE2
+#define LIGHTRNN_SSE2 1
+#endif
+#endif
+
 namespace lightrnn {
 namespace lap_detail {
 
@@ -41,23 +48,125 @@ struct RowBid {
     double v1 = 0.0, v2 = 0.0;
 };
 
+// A row's two least values c + p over its arcs (ties: the smaller column first): the least
+// (value, column) pair, then the least of the others.  One pass that compares each arc with the
+// best two so far waits on every comparison, and bids are most of an auction's and a row
+// reduction's time; here the values go to a buffer with their least (v1), and one SSE2 pass
+// over the buffer finds the arcs at v1 (rare: compared one by one) and the least value of the
+// others; a last pass finds that value's arc when v1 was not tied (figures in docs/NOTES.md,
+// "Bids in batches").  Rows longer than the buffer take the single pass.
 inline RowBid best_two(const CsrGraph& g, const double* p, int32_t i) {
-    double v1 = std::numeric_limits<double>::infinity(), v2 = v1;
-    int32_t j1 = -1, j2 = -1;
-    for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) {
-        const int32_t j = g.indices[a];
-        const double v = g.cost[a] + p[j];
-        if (v < v1 || (v == v1 && j < j1)) {
-            v2 = v1;
-            j2 = j1;
-            v1 = v;
-            j1 = j;
-        } else if (v < v2 || (v == v2 && j < j2)) {
-            v2 = v;
-            j2 = j;
+    constexpr double kInfValue = std::numeric_limits<double>::infinity();
+    constexpr int64_t kBuffer = 512;
+    const int64_t a0 = g.indptr[i], n = g.indptr[i + 1] - a0;
+    const int32_t* cols = g.indices + a0;
+    const double* cost = g.cost + a0;
+    RowBid b;
+    b.v1 = b.v2 = kInfValue;
+    if (n > kBuffer) {
+        for (int64_t a = 0; a < n; ++a) {
+            const int32_t j = cols[a];
+            const double v = cost[a] + p[j];
+            if (v < b.v1 || (v == b.v1 && j < b.j1)) {
+                b.v2 = b.v1;
+                b.j2 = b.j1;
+                b.v1 = v;
+                b.j1 = j;
+            } else if (v < b.v2 || (v == b.v2 && j < b.j2)) {
+                b.v2 = v;
+                b.j2 = j;
+            }
         }
+        return b;
     }
-    return {j1, j2, v1, v2};
+    double v[kBuffer];
+    double m1 = kInfValue;
+    int64_t a = 0;
+#ifdef LIGHTRNN_SSE2
+    __m128d mm = _mm_set1_pd(kInfValue), mm2 = mm;
+    for (; a + 4 <= n; a += 4) {
+        const __m128d x = _mm_add_pd(_mm_loadu_pd(cost + a), _mm_set_pd(p[cols[a + 1]], p[cols[a]]));
+        const __m128d y = _mm_add_pd(_mm_loadu_pd(cost + a + 2), _mm_set_pd(p[cols[a + 3]], p[cols[a + 2]]));
+        _mm_storeu_pd(v + a, x);
+        _mm_storeu_pd(v + a + 2, y);
+        mm = _mm_min_pd(mm, x);
+        mm2 = _mm_min_pd(mm2, y);
+    }
+    mm = _mm_min_pd(mm, mm2);
+    m1 = std::min(_mm_cvtsd_f64(mm), _mm_cvtsd_f64(_mm_unpackhi_pd(mm, mm)));
+#endif
+    for (; a < n; ++a) {
+        v[a] = cost[a] + p[cols[a]];
+        m1 = std::min(m1, v[a]);
+    }
+    if (!(m1 < kInfValue)) return b;  // as the single pass: an infinite value is never taken
+    // The arcs at m1 (the least two by column, first occurrence first) and the least other value.
+    int64_t e1 = -1, e2 = -1;
+    auto tied = [&](int64_t t) {
+        if (e1 < 0 || cols[t] < cols[e1]) {
+            e2 = e1;
+            e1 = t;
+        } else if (e2 < 0 || cols[t] < cols[e2]) {
+            e2 = t;
+        }
+    };
+    double rest = kInfValue;
+    a = 0;
+#ifdef LIGHTRNN_SSE2
+    const __m128d m1v = _mm_set1_pd(m1), inf = _mm_set1_pd(kInfValue);
+    __m128d rv = inf;
+    for (; a + 2 <= n; a += 2) {
+        const __m128d x = _mm_loadu_pd(v + a);
+        const __m128d eq = _mm_cmpeq_pd(x, m1v);
+        rv = _mm_min_pd(rv, _mm_or_pd(_mm_andnot_pd(eq, x), _mm_and_pd(eq, inf)));
+        const int mask = _mm_movemask_pd(eq);
+        if (mask & 1) tied(a);
+        if (mask & 2) tied(a + 1);
+    }
+    rest = std::min(_mm_cvtsd_f64(rv), _mm_cvtsd_f64(_mm_unpackhi_pd(rv, rv)));
+#endif
+    for (; a < n; ++a) {
+        if (v[a] == m1)
+            tied(a);
+        else
+            rest = std::min(rest, v[a]);
+    }
+    b.j1 = cols[e1];
+    b.v1 = v[e1];
+    int64_t a2 = e2;
+    if (a2 < 0 && rest < kInfValue)
+        for (a = 0; a < n; ++a)
+            if (v[a] == rest && (a2 < 0 || cols[a] < cols[a2])) a2 = a;
+    if (a2 >= 0) {
+        b.j2 = cols[a2];
+        b.v2 = v[a2];
+    }
+    return b;
+}
+
+// best_two for rows[0..n) into out[0..n), with software prefetches a few rows ahead.  A batch's
+// rows lie anywhere in the graph and their columns anywhere in the prices, so at large
+// vocabularies each bid waited on cache misses one after the other: first the row's offsets,
+// then its arcs, then the prices they point to.  Each is fetched here a few rows before it is
+// read, in three stages (figures in docs/NOTES.md, "Bids in batches").  The bids are the same.
+inline void best_two_rows(const CsrGraph& g, const double* p, const int32_t* rows, RowBid* out, int64_t n) {
+    constexpr int64_t kOffsetsAhead = 12, kArcsAhead = 6, kPricesAhead = 3;
+    constexpr int64_t kIndicesPerLine = 64 / sizeof(int32_t), kCostsPerLine = 64 / sizeof(double);
+    for (int64_t k = 0; k < std::min(n, kOffsetsAhead); ++k) __builtin_prefetch(g.indptr + rows[k]);
+    for (int64_t k = 0; k < n; ++k) {
+        if (k + kOffsetsAhead < n) __builtin_prefetch(g.indptr + rows[k + kOffsetsAhead]);
+        if (k + kArcsAhead < n) {
+            const int32_t i = rows[k + kArcsAhead];
+            const int64_t a0 = g.indptr[i], a1 = g.indptr[i + 1];
+            for (int64_t a = a0; a < a1; a += kIndicesPerLine) __builtin_prefetch(g.indices + a);
+            for (int64_t a = a0; a < a1; a += kCostsPerLine) __builtin_prefetch(g.cost + a);
+        }
+        if (k + kPricesAhead < n) {
+            const int32_t i = rows[k + kPricesAhead];
+            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) __builtin_prefetch(p + g.indices[a]);
+        }
+        out[k] = best_two(g, p, rows[k]);
+    }
 }
 
 // Helper threads that compute a batch's bids with the calling thread, for the life of one auction
@@ -181,7 +290,7 @@ public:
         queue.resize(queue.size() - n);
         bids.resize(n);
         workers.run(static_cast<int64_t>(n), [&](int64_t b, int64_t e) {
-            for (int64_t k = b; k < e; ++k) bids[k] = best_two(g, p, rows[k]);
+            best_two_rows(g, p, rows.data() + b, bids.data() + b, e - b);
         });
         if (++id_ == 0) {  // wrapped: no old mark may match a new batch
             std::fill(changed_.begin(), changed_.end(), 0);

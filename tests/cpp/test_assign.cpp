@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "assign/bid_batch.hpp"
 #include "assign/sparse_lap.hpp"
 #include "assign/structured.hpp"
 
@@ -315,6 +316,40 @@ int main() {
                 repair_and_finish(g.graph(), st, nullptr, 0.0, true, -1, threads);
                 check(st, repair1, threads, "batched row reduction");
             }
+        }
+    }
+    // A row's two least values (best_two, buffered and in SSE2 passes) against the plain pass
+    // that keeps the best two so far: the same columns and the same doubles, with ties, repeated
+    // columns, rows of 0 to 600 arcs (past the buffer) and all three kinds of cost.
+    for (int t = 0; t < 3000; ++t) {
+        const int len = t < 2400 ? int(rng() % 40) : int(rng() % 601), n_cols = 1 + int(rng() % 64);
+        std::vector<int64_t> ptr{0, len};
+        std::vector<int32_t> idx(len);
+        std::vector<double> cost(len), price(n_cols);
+        for (auto& j : idx) j = int32_t(rng() % n_cols);
+        for (auto& x : cost) x = random_cost(rng, t % 3);
+        for (auto& x : price) x = random_cost(rng, (t / 3) % 3);
+        const CsrGraph g{1, n_cols, ptr.data(), idx.data(), cost.data()};
+        RowBid ref;
+        ref.v1 = ref.v2 = std::numeric_limits<double>::infinity();
+        for (int a = 0; a < len; ++a) {
+            const double v = cost[a] + price[idx[a]];
+            if (v < ref.v1 || (v == ref.v1 && idx[a] < ref.j1)) {
+                ref.v2 = ref.v1;
+                ref.j2 = ref.j1;
+                ref.v1 = v;
+                ref.j1 = idx[a];
+            } else if (v < ref.v2 || (v == ref.v2 && idx[a] < ref.j2)) {
+                ref.v2 = v;
+                ref.j2 = idx[a];
+            }
+        }
+        const RowBid got = best_two(g, price.data(), 0);
+        ++cases;
+        if (got.j1 != ref.j1 || got.j2 != ref.j2 || got.v1 != ref.v1 || got.v2 != ref.v2) {
+            std::printf("FAIL best_two (%d arcs): (%d, %g), (%d, %g) against (%d, %g), (%d, %g)\n", len, got.j1,
+                        got.v1, got.j2, got.v2, ref.j1, ref.v1, ref.j2, ref.v2);
+            ++failures;
         }
     }
     // Huge dynamic range, overflow-ish inputs and warm starts: the certificate is never above the
