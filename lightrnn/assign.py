@@ -42,7 +42,7 @@ class TableSolution:
     certified: bool  # objective - optimum <= max(1e-9, rel_tol) * sum of |costs| in the objective, proven
     stopped: str  # why the rounds ended: optimal, gap_tol, max_seconds, max_rounds or no_progress
     pricing_rounds: int  # sparse solves (column-generation rounds)
-    lazy_rounds: int  # of those, rounds that left rows free for the next one (early, while pricing adds many cells)
+    lazy_rounds: int  # of those, rounds solved within eps or leaving rows free (early, while pricing adds many)
     arcs: int  # word-cell pairs in the final candidate graph
     method: str  # algorithm of the first sparse solve
     greedy_seeded: bool  # the words' k x k candidates crowded fewer cells than words: greedy cells added

@@ -145,12 +145,12 @@ inline RowBid best_two(const CsrGraph& g, const double* p, int32_t i) {
 }
 
 // best_two for rows[0..n) into out[0..n), with software prefetches a few rows ahead.  A batch's
-// rows lie anywhere in the graph and their columns anywhere in the prices, so at large
-// vocabularies each bid waited on cache misses one after the other: first the row's offsets,
-// then its arcs, then the prices they point to.  Each is fetched here a few rows before it is
-// read, in three stages (figures in docs/NOTES.md, "Bids in batches").  The bids are the same.
+// rows lie anywhere in the graph, so at large vocabularies each bid waited on two cache misses
+// one after the other: the row's offsets, then its arcs.  Each is fetched here a few rows before
+// it is read (the prices too, a third stage, gained nothing; figures in docs/NOTES.md, "Bids in
+// batches").  The bids are the same.
 inline void best_two_rows(const CsrGraph& g, const double* p, const int32_t* rows, RowBid* out, int64_t n) {
-    constexpr int64_t kOffsetsAhead = 12, kArcsAhead = 6, kPricesAhead = 3;
+    constexpr int64_t kOffsetsAhead = 12, kArcsAhead = 6;
     constexpr int64_t kIndicesPerLine = 64 / sizeof(int32_t), kCostsPerLine = 64 / sizeof(double);
     for (int64_t k = 0; k < std::min(n, kOffsetsAhead); ++k) __builtin_prefetch(g.indptr + rows[k]);
     for (int64_t k = 0; k < n; ++k) {
@@ -160,10 +160,6 @@ inline void best_two_rows(const CsrGraph& g, const double* p, const int32_t* row
             const int64_t a0 = g.indptr[i], a1 = g.indptr[i + 1];
             for (int64_t a = a0; a < a1; a += kIndicesPerLine) __builtin_prefetch(g.indices + a);
             for (int64_t a = a0; a < a1; a += kCostsPerLine) __builtin_prefetch(g.cost + a);
-        }
-        if (k + kPricesAhead < n) {
-            const int32_t i = rows[k + kPricesAhead];
-            for (int64_t a = g.indptr[i]; a < g.indptr[i + 1]; ++a) __builtin_prefetch(p + g.indices[a]);
         }
         out[k] = best_two(g, p, rows[k]);
     }

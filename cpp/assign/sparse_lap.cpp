@@ -110,8 +110,10 @@ private:
 // the displaced owner becomes free.  Ties can make this cycle, so the number of bids is bounded;
 // rows still free afterwards go to the shortest-path searches.  The bids are made in batches
 // (bid_batch.hpp): a bid whose best column, or whose tied second column, another bid of its batch
-// changed is made again from the new prices.
-void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, int threads) {
+// changed is made again from the new prices.  With eps > 0 each bid raises the price eps more
+// (ties between owned columns included), as in an auction at eps: the row ends within eps of
+// tight and no tie cycles.
+void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, int threads, double eps) {
     InterruptCheck check(interrupted);
     std::vector<int32_t> free_rows;
     for (int32_t i = g.n_rows - 1; i >= 0; --i)
@@ -145,11 +147,12 @@ void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn
                 // Only one column: take it if free, else leave the row to the exact search.
                 if (st.col_to_row[b.j1] >= 0) continue;
             } else if (b.v1 < b.v2) {
-                st.p[b.j1] += b.v2 - b.v1;
+                st.p[b.j1] += (b.v2 - b.v1) + eps;
             } else if (st.col_to_row[b.j1] >= 0 && st.col_to_row[b.j2] < 0) {
                 target = b.j2;  // a tie: prefer the free column, no price change needed
             } else if (st.col_to_row[b.j1] >= 0) {
-                continue;  // a tie between owned columns would only cycle
+                if (eps <= 0.0) continue;  // a tie between owned columns would only cycle
+                st.p[b.j1] += eps;
             }
             st.u[i] = b.j2 < 0 ? b.v1 : b.v2;
             const int32_t old = st.col_to_row[target];
@@ -193,9 +196,9 @@ LapState row_reduction_start(const CsrGraph& g) {
 
 namespace {
 
-// u_i = min over row i's arcs of (c + p); a row whose matched arc is not exactly that minimum
-// is unmatched.  Returns the number of rows unmatched.  Throws Infeasible for a row without arcs.
-int64_t duals_from_prices(const CsrGraph& g, LapState& st) {
+// u_i = min over row i's arcs of (c + p); a row whose matched arc is more than eps above that
+// minimum (eps = 0: not exactly it) is unmatched.  Returns the number of rows unmatched.  Throws Infeasible for a row without arcs.
+int64_t duals_from_prices(const CsrGraph& g, LapState& st, double eps) {
     int64_t unmatched = 0;
     for (int32_t i = 0; i < g.n_rows; ++i) {
         double best = kInf;
@@ -208,7 +211,7 @@ int64_t duals_from_prices(const CsrGraph& g, LapState& st) {
         }
         if (best == kInf) throw Infeasible("a row has no allowed column: cost matrix is infeasible");
         st.u[i] = best;
-        if (mj >= 0 && !(matched <= best)) {
+        if (mj >= 0 && !(matched <= best + eps)) {
             st.col_to_row[mj] = -1;
             st.row_to_col[i] = -1;
             ++unmatched;
@@ -238,7 +241,7 @@ void lower_free_prices(const CsrGraph& g, LapState& st, double floor) {
 }  // namespace
 
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free,
-                       bool settle, int64_t max_unsearched, int threads) {
+                       bool settle, int64_t max_unsearched, int threads, double eps) {
     check_shape(g);
     st.row_to_col.resize(g.n_rows, -1);
     st.col_to_row.resize(g.n_cols, -1);
@@ -252,8 +255,8 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
         if (!std::isfinite(st.p[j])) st.p[j] = 0.0;
         if (!square && st.p[j] < 0.0) st.p[j] = 0.0;
     }
-    // Row duals from the prices; unmatch rows whose matched arc is not exactly the cheapest.
-    duals_from_prices(g, st);
+    // Row duals from the prices; unmatch rows whose matched arc is not the cheapest (within eps).
+    duals_from_prices(g, st, eps);
     const bool trace = std::getenv("LIGHTRNN_SOLVER_TRACE") != nullptr;
     auto count_free = [&] { return std::count(st.row_to_col.begin(), st.row_to_col.end(), -1); };
     auto tp = std::chrono::steady_clock::now();
@@ -263,7 +266,7 @@ void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& inter
     // exact ties, whose searches then cross long tight plateaus, slower than the searches alone
     // (figures for both in docs/NOTES.md, "Row reduction").
     if (static_cast<double>(count_free()) >= arr_min_free * static_cast<double>(g.n_rows))
-        augmenting_row_reduction(g, st, interrupted, threads);
+        augmenting_row_reduction(g, st, interrupted, threads, eps);
     // Freed columns' prices are lowered after the row reduction, for the searches.  (Lowered
     // before it too, they start price wars in the row reduction on real losses, where a warm
     // round frees almost every row; docs/NOTES.md, "Row reduction".)

@@ -100,8 +100,12 @@ LapState row_reduction_start(const CsrGraph& g);
 // not depend on it).
 // max_unsearched >= 0: when the row reduction leaves 1 to max_unsearched rows free, stop there:
 // they stay free, their duals not updated, and nothing is settled (a later call goes on).
+// eps > 0: an approximate solve.  A matched row stays matched when its arc is within eps of its
+// cheapest, and each bid of the row reduction raises its column's price eps above an exact bid
+// (so it cannot cycle on ties).  The duals stay feasible and each row ends within eps of its
+// cheapest arc; a later call with eps = 0 makes it exact.
 void repair_and_finish(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, double arr_min_free = 0.0,
-                       bool settle = true, int64_t max_unsearched = -1, int threads = 1);
+                       bool settle = true, int64_t max_unsearched = -1, int threads = 1, double eps = 0.0);
 
 // Rectangular case: settles every free column whose price is positive (see repair_and_finish).
 // Returns how many there were.

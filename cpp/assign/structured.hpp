@@ -89,8 +89,8 @@ struct TableResult {
     bool certified = false;           // proven within max(1e-9, rel_tol) * sum |cost terms| of the optimum
     std::string stopped;              // "optimal", "gap_tol", "max_seconds" or "max_rounds"
     int32_t pricing_rounds = 0;
-    int32_t lazy_rounds = 0;          // rounds that left rows free for the next one (their table places
-                                      // those rows greedily in empty cells)
+    int32_t lazy_rounds = 0;          // rounds solved only within eps, or that left rows free for the
+                                      // next one (their table places those rows greedily in empty cells)
     int64_t arcs = 0;                 // arcs in the final candidate graph
     int64_t augmentations = 0;
     int64_t auction_bids = 0;

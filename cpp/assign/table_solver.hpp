@@ -119,7 +119,19 @@ private:
     // what moves the prices, and skipping them multiplied the rounds' cost (figures in
     // docs/NOTES.md, "Lazy rounds").
     static constexpr int32_t kLazyShare = 16;
-    bool lazy_ = false;                // this round left rows free
+    // The row reductions of those rounds bid eps above exact (a bid raises its column's price by
+    // the row's margin plus eps), so that each row ends within eps of its cheapest arc: their
+    // duals serve only the next pricing pass, and exact bids on the nearly tied cells of real
+    // early-training losses fought long price wars.  The rounds after are exact (their duals
+    // recomputed, every row not exactly at its cheapest arc freed), so the certificate is as
+    // before.  eps is kLazyEps times the words' mean least cost (about 0.1 at 200,000 words); ten
+    // times that took more rounds, a hundred times made pricing add cells round after round
+    // without end, hence eps halves each round after kLazyEpsRounds (figures in docs/NOTES.md,
+    // "Lazy rounds").
+    static constexpr double kLazyEps = 3e-4;
+    static constexpr int32_t kLazyEpsRounds = 16;
+    double lazy_eps_ = 0.0;            // the eps of the next round that may be lazy
+    bool lazy_ = false;                // this round left rows free or bid with eps > 0
     std::vector<int32_t> lazy_match_;  // its matching, each free row at its cheapest arc
     bool prune_ = true;  // prune_arcs before each warm round, until the rounds add few cells
     bool crowded_ = false;  // the words' k x k candidates cover fewer cells than there are words
@@ -181,7 +193,8 @@ private:
     // them made the next row reductions fight price wars (figures in docs/NOTES.md, "Lazy
     // rounds").  Not on tables of many empty cells, which settle every round.  For pricing and
     // the bound, each free row stands at its cheapest arc (tight, like a match) with that arc's
-    // value at the current prices as its dual.  Returns whether any row was left free.
+    // value at the current prices as its dual (the row reduction bid with eps > 0: see
+    // kLazyEps).  Returns whether any row was left free.
     bool complete_lazy(const CsrGraph& g) {
         bool any = false;
         lazy_match_.assign(st_.row_to_col.begin(), st_.row_to_col.end());
@@ -203,11 +216,14 @@ private:
     // double (a cost), so the compensated sum's proven error is all the rounding there is.
     void relaxation_bound() {
         CompensatedSum relaxed;
+        double magnitude = 0.0;  // the words' least costs, for the lazy rounds' eps
         for (int32_t w = 0; w < V_; ++w) {
             relaxed.add(cand_.lr_min[w]);
             relaxed.add(cand_.lc_min[w]);
+            magnitude += std::abs(cand_.lr_min[w]) + std::abs(cand_.lc_min[w]);
         }
         best_bound_ = relaxed.lower();
+        lazy_eps_ = kLazyEps * magnitude / V_;
     }
 
     // Keeps this round's table if it is the best so far, and the bound if it is the best.
@@ -321,8 +337,10 @@ private:
             // free rows of a lazy round.
             const bool may_be_lazy = prune_ && !settle_every_round_ && V_ >= opt_.lazy_min_words;
             repair_and_finish(words_view, st_, interrupted_, may_be_lazy ? 0.0 : 0.25,
-                              settle_next_ || settle_every_round_, may_be_lazy ? V_ / kLazyShare : -1, threads_);
-            lazy_ = may_be_lazy && complete_lazy(words_view);
+                              settle_next_ || settle_every_round_, may_be_lazy ? V_ / kLazyShare : -1, threads_,
+                              may_be_lazy ? lazy_eps_ : 0.0);
+            lazy_ = may_be_lazy && (complete_lazy(words_view) || lazy_eps_ > 0.0);
+            if (round >= kLazyEpsRounds) lazy_eps_ *= 0.5;
         }
         settle_next_ = false;
         res_.time_solve += now() - t1 - (res_.time_pricing - pricing_before);
