@@ -126,6 +126,8 @@ TableResult solve_table(const T* Lr, const T* Lc, int32_t V, int32_t R, int32_t 
         throw std::invalid_argument("gap_tol must be finite and >= 0, got " + std::to_string(opt.gap_tol));
     if (!(opt.rel_tol >= 0.0) || !std::isfinite(opt.rel_tol))
         throw std::invalid_argument("rel_tol must be finite and >= 0, got " + std::to_string(opt.rel_tol));
+    if (!(opt.lazy_eps >= 0.0) || !std::isfinite(opt.lazy_eps))
+        throw std::invalid_argument("lazy_eps must be finite and >= 0, got " + std::to_string(opt.lazy_eps));
     if ((current_rows == nullptr) != (current_cols == nullptr))
         throw std::invalid_argument("current needs both rows and columns");
     if (current_rows) {

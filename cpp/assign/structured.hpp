@@ -77,6 +77,8 @@ struct TableOptions {
                                    // (0 = exact; finite, >= 0)
     int32_t lazy_min_words = 65536;  // warm rounds may leave rows to the next round from this many
                                      // words (docs/NOTES.md, "Lazy rounds"; tests set it lower)
+    double lazy_eps = 3e-4;        // their row reductions bid this times the words' mean least
+                                   // cost above exact (0 = exact; tests set it larger)
     TableMethod method = TableMethod::Auto;
     bool greedy_seed = true;       // seed the candidates with a greedy table when they crowd few cells
 };

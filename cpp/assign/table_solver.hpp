@@ -124,11 +124,10 @@ private:
     // duals serve only the next pricing pass, and exact bids on the nearly tied cells of real
     // early-training losses fought long price wars.  The rounds after are exact (their duals
     // recomputed, every row not exactly at its cheapest arc freed), so the certificate is as
-    // before.  eps is kLazyEps times the words' mean least cost (about 0.1 at 200,000 words); ten
-    // times that took more rounds, a hundred times made pricing add cells round after round
-    // without end, hence eps halves each round after kLazyEpsRounds (figures in docs/NOTES.md,
-    // "Lazy rounds").
-    static constexpr double kLazyEps = 3e-4;
+    // before.  eps is opt.lazy_eps (3e-4) times the words' mean least cost (about 0.1 at 200,000
+    // words); ten times that took more rounds, a hundred times made pricing add cells round after
+    // round without end, hence eps halves each round after kLazyEpsRounds (figures in
+    // docs/NOTES.md, "Lazy rounds bid eps above exact").
     static constexpr int32_t kLazyEpsRounds = 16;
     double lazy_eps_ = 0.0;            // the eps of the next round that may be lazy
     bool lazy_ = false;                // this round left rows free or bid with eps > 0
@@ -194,7 +193,7 @@ private:
     // rounds").  Not on tables of many empty cells, which settle every round.  For pricing and
     // the bound, each free row stands at its cheapest arc (tight, like a match) with that arc's
     // value at the current prices as its dual (the row reduction bid with eps > 0: see
-    // kLazyEps).  Returns whether any row was left free.
+    // kLazyEpsRounds).  Returns whether any row was left free.
     bool complete_lazy(const CsrGraph& g) {
         bool any = false;
         lazy_match_.assign(st_.row_to_col.begin(), st_.row_to_col.end());
@@ -223,7 +222,7 @@ private:
             magnitude += std::abs(cand_.lr_min[w]) + std::abs(cand_.lc_min[w]);
         }
         best_bound_ = relaxed.lower();
-        lazy_eps_ = kLazyEps * magnitude / V_;
+        lazy_eps_ = opt_.lazy_eps * magnitude / V_;
     }
 
     // Keeps this round's table if it is the best so far, and the bound if it is the best.
