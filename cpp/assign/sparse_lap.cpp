@@ -113,7 +113,8 @@ private:
 // changed is made again from the new prices.  With eps > 0 each bid raises the price eps more
 // (ties between owned columns included), as in an auction at eps: the row ends within eps of
 // tight and no tie cycles.
-void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, int threads, double eps) {
+void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn& interrupted, int threads,
+                              double eps) {
     InterruptCheck check(interrupted);
     std::vector<int32_t> free_rows;
     for (int32_t i = g.n_rows - 1; i >= 0; --i)
@@ -197,7 +198,8 @@ LapState row_reduction_start(const CsrGraph& g) {
 namespace {
 
 // u_i = min over row i's arcs of (c + p); a row whose matched arc is more than eps above that
-// minimum (eps = 0: not exactly it) is unmatched.  Returns the number of rows unmatched.  Throws Infeasible for a row without arcs.
+// minimum (eps = 0: not exactly it) is unmatched.  Returns the number of rows unmatched.  Throws
+// Infeasible for a row without arcs.
 int64_t duals_from_prices(const CsrGraph& g, LapState& st, double eps) {
     int64_t unmatched = 0;
     for (int32_t i = 0; i < g.n_rows; ++i) {

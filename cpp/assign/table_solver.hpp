@@ -192,8 +192,9 @@ private:
     // them made the next row reductions fight price wars (figures in docs/NOTES.md, "Lazy
     // rounds").  Not on tables of many empty cells, which settle every round.  For pricing and
     // the bound, each free row stands at its cheapest arc (tight, like a match) with that arc's
-    // value at the current prices as its dual (the row reduction bid with eps > 0: see
-    // kLazyEpsRounds).  Returns whether any row was left free.
+    // value at the current prices as its dual.  Returns whether any row was left free.  (A round
+    // whose row reduction bid eps above exact counts as lazy even with no row free: see
+    // kLazyEpsRounds.)
     bool complete_lazy(const CsrGraph& g) {
         bool any = false;
         lazy_match_.assign(st_.row_to_col.begin(), st_.row_to_col.end());
