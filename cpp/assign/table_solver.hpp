@@ -61,6 +61,7 @@ public:
         if (opt_.greedy_seed && crowded_) res_.greedy_seeded = cand_.greedy_seed(res_.current_objective);
         cand_.add_dummy_cells();
         relaxation_bound();
+        lazy_eps_ = opt_.lazy_eps * least_cost_sum() / V_;  // eps x the words' mean least cost
         res_.time_candidates = now() - t0;
         hooks_left_ = opt_.phase_pricing;
         round_rows_.assign(V_, 0);
@@ -216,14 +217,18 @@ private:
     // double (a cost), so the compensated sum's proven error is all the rounding there is.
     void relaxation_bound() {
         CompensatedSum relaxed;
-        double magnitude = 0.0;  // the words' least costs, for the lazy rounds' eps
         for (int32_t w = 0; w < V_; ++w) {
             relaxed.add(cand_.lr_min[w]);
             relaxed.add(cand_.lc_min[w]);
-            magnitude += std::abs(cand_.lr_min[w]) + std::abs(cand_.lc_min[w]);
         }
         best_bound_ = relaxed.lower();
-        lazy_eps_ = opt_.lazy_eps * magnitude / V_;
+    }
+
+    // The sum over words of |min L_r[w]| + |min L_c[w]|: with V, the scale of the lazy rounds' eps.
+    double least_cost_sum() const {
+        double sum = 0.0;
+        for (int32_t w = 0; w < V_; ++w) sum += std::abs(cand_.lr_min[w]) + std::abs(cand_.lc_min[w]);
+        return sum;
     }
 
     // Keeps this round's table if it is the best so far, and the bound if it is the best.
