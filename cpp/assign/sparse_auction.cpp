@@ -129,7 +129,7 @@ AuctionScale auction_scale(const CsrGraph& g, bool warm) {
 
 LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_prices,
                        const InterruptFn& interrupted, double scale_factor, const PhaseHook& hook,
-                       CsrGraph* g_out, bool finish, int threads) {
+                       CsrGraph* g_out, bool finish, int threads, double eps_floor) {
     check_shape(g_in);
     CsrGraph g = g_in;
     LapState st = empty_state(g);
@@ -139,8 +139,8 @@ LapState solve_auction(const CsrGraph& g_in, const std::vector<double>& warm_pri
     if (warm) {
         for (int32_t j = 0; j < g.n_cols; ++j) st.p[j] = std::isfinite(warm_prices[j]) ? std::max(0.0, warm_prices[j]) : 0.0;
     }
-    const double range = sc.range, robust_cap = sc.robust_cap, eps_final = sc.eps_final;
-    double eps = sc.eps;
+    const double range = sc.range, robust_cap = sc.robust_cap, eps_final = std::max(sc.eps_final, eps_floor);
+    double eps = std::max(sc.eps, eps_final);
     // A bid that runs prices beyond this means no complete matching exists on these arcs.
     double price_cap = sc.range_true * (static_cast<double>(g.n_rows) + 2.0) + 1.0;
     double big = range + eps;  // second-best value for a row with a single arc

@@ -131,10 +131,12 @@ constexpr double kAuctionScaleFactor = 4.0;
 // With `hook`, the graph may grow between phases; the final graph is written back to `g_out`.
 // finish = false: return after the last phase (a complete matching within eps of optimal, the
 // caller repairs it), e.g. to drop rows that were only there to make the problem square.
+// eps_floor: the final eps is at least this (the repair after makes the result exact whatever
+// the final eps; a caller whose next steps only need the prices within eps_floor stops there).
 LapState solve_auction(const CsrGraph& g, const std::vector<double>& warm_prices,
                        const InterruptFn& interrupted, double scale_factor = kAuctionScaleFactor,
                        const PhaseHook& hook = nullptr, CsrGraph* g_out = nullptr, bool finish = true,
-                       int threads = 1);
+                       int threads = 1, double eps_floor = 0.0);
 
 // The entry point for costs from outside: checks them (finite, and the sum over rows of each
 // row's largest |cost| finite, so that no matching's cost overflows; std::invalid_argument

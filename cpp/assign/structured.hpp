@@ -17,7 +17,8 @@
 //      shortest paths), warm-started from the previous round's matching and prices, each warm
 //      round on each word's arcs of least reduced cost.  The first solve's auction also prices
 //      every word between its last phases (at eps <= 1e-6 of the cost range) and adds the
-//      violating cells there, where more arcs cost little.
+//      violating cells there, where more arcs cost little; on early-training losses of
+//      lazy_min_words words or more it stops at 32 times the lazy rounds' eps (lazy_eps).
 //   3. Pricing: with the cell prices p >= 0 and word duals u of the sparse optimum, a cell (i, j)
 //      prices out for word w when Lr[w,i] + Lc[w,j] + p_ij < u_w.  For each word, rows are
 //      pruned by the bound Lr[w,i] + min_j Lc[w,j] + min_j p_ij, columns by the bound

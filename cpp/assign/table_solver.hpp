@@ -130,6 +130,13 @@ private:
     // round without end, hence eps halves each round after kLazyEpsRounds (figures in
     // docs/NOTES.md, "Lazy rounds bid eps above exact").
     static constexpr int32_t kLazyEpsRounds = 16;
+    // The first auction's final eps on early-training losses where lazy rounds may follow, in
+    // units of their eps (3.0 at 200,000 words): its phases at the default final eps (1e-9 of the
+    // cost range, 0.014 there) made most of its bids, yet the exact repair after it frees nearly
+    // every row whatever the final eps, and the lazy rounds then bid within eps anyway.  Not on
+    // synthetic peaked losses, whose repair after a coarse auction took long searches (figures
+    // for both in docs/NOTES.md, "Auction scale").
+    static constexpr double kFirstAuctionEps = 32.0;
     double lazy_eps_ = 0.0;            // the eps of the next round that may be lazy
     bool lazy_ = false;                // this round left rows free or bid with eps > 0
     std::vector<int32_t> lazy_match_;  // its matching, each free row at its cheapest arc
@@ -403,12 +410,16 @@ private:
             auction = (static_cast<int64_t>(n_rows_) - V_) * 100 <= n_cells_ && !(crowded_ && V_ < 65536);
         }
         CsrGraph view = g_.view(n_rows_, n_rows_);
+        // On early-training losses (crowded candidates) where lazy rounds may follow, the first
+        // auction stops at kFirstAuctionEps times their eps.
+        const bool coarse = crowded_ && V_ >= opt_.lazy_min_words && !settle_every_round_;
+        const double eps_floor = coarse ? kFirstAuctionEps * lazy_eps_ : 0.0;
         if (!auction) {
             st_ = solve_ssp(g_.view(V_, n_rows_), interrupted_);
         } else if (n_rows_ == V_) {
-            st_ = solve_auction(view, {}, interrupted_, kAuctionScaleFactor, hook_, &view, true, threads_);
+            st_ = solve_auction(view, {}, interrupted_, kAuctionScaleFactor, hook_, &view, true, threads_, eps_floor);
         } else {
-            auction_with_dummies(view);
+            auction_with_dummies(view, eps_floor);
         }
         res_.method = auction ? "auction+ssp" : "ssp";
     }
@@ -418,8 +429,9 @@ private:
     // indifferent between cells, so it holds about the cheapest it can reach), so empty cells go
     // to price 0 with little change to the others; unshifted, the repair takes about twice as
     // long (figures in docs/NOTES.md, "The first solve").
-    void auction_with_dummies(CsrGraph& view) {
-        st_ = solve_auction(view, {}, interrupted_, kAuctionScaleFactor, hook_, &view, /*finish=*/false, threads_);
+    void auction_with_dummies(CsrGraph& view, double eps_floor) {
+        st_ = solve_auction(view, {}, interrupted_, kAuctionScaleFactor, hook_, &view, /*finish=*/false, threads_,
+                            eps_floor);
         double shift = kInf;
         for (int32_t d = V_; d < n_rows_; ++d) {
             const int32_t c = st_.row_to_col[d];
