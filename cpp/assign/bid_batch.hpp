@@ -24,14 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "row_kernels.hpp"  // LIGHTRNN_SSE2 and lesser_half
 #include "sparse_lap.hpp"
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <emmintrin.h>
-#ifndef LIGHTRNN_SSE2
-#define LIGHTRNN_SSE2 1
-#endif
-#endif
 
 namespace lightrnn {
 namespace lap_detail {
@@ -93,7 +87,7 @@ inline RowBid best_two(const CsrGraph& g, const double* p, int32_t i) {
         mm2 = _mm_min_pd(mm2, y);
     }
     mm = _mm_min_pd(mm, mm2);
-    m1 = std::min(_mm_cvtsd_f64(mm), _mm_cvtsd_f64(_mm_unpackhi_pd(mm, mm)));
+    m1 = row_kernels::lesser_half(mm);
 #endif
     for (; a < n; ++a) {
         v[a] = cost[a] + p[cols[a]];
@@ -123,7 +117,7 @@ inline RowBid best_two(const CsrGraph& g, const double* p, int32_t i) {
         if (mask & 1) tied(a);
         if (mask & 2) tied(a + 1);
     }
-    rest = std::min(_mm_cvtsd_f64(rv), _mm_cvtsd_f64(_mm_unpackhi_pd(rv, rv)));
+    rest = row_kernels::lesser_half(rv);
 #endif
     for (; a < n; ++a) {
         if (v[a] == m1)

@@ -20,6 +20,11 @@
 namespace lightrnn {
 namespace row_kernels {
 
+#ifdef LIGHTRNN_SSE2
+// The lesser of the two doubles of x.
+inline double lesser_half(__m128d x) { return std::min(_mm_cvtsd_f64(x), _mm_cvtsd_f64(_mm_unpackhi_pd(x, x))); }
+#endif
+
 // min over j in [0, n) of a[j] + b[j] (a, b finite).
 inline double min_of_sums(const double* a, const double* b, int32_t n) {
     double m = std::numeric_limits<double>::infinity();
@@ -33,7 +38,7 @@ inline double min_of_sums(const double* a, const double* b, int32_t n) {
         m3 = _mm_min_pd(m3, _mm_add_pd(_mm_loadu_pd(a + j + 6), _mm_loadu_pd(b + j + 6)));
     }
     const __m128d m01 = _mm_min_pd(_mm_min_pd(m0, m1), _mm_min_pd(m2, m3));
-    m = std::min(_mm_cvtsd_f64(m01), _mm_cvtsd_f64(_mm_unpackhi_pd(m01, m01)));
+    m = lesser_half(m01);
 #endif
     for (; j < n; ++j) m = std::min(m, a[j] + b[j]);
     return m;

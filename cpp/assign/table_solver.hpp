@@ -153,6 +153,9 @@ private:
     // empty cells took 3.0 s instead of 1.9 s.  Below that, settling only when pricing finds
     // nothing is faster (figures in docs/NOTES.md, "Empty cells").
     const bool settle_every_round_ = (n_cells_ - V_) * 50 >= n_cells_;
+    // Warm rounds may be lazy at this size (while prune_ holds; see complete_lazy), and the first
+    // auction of crowded candidates then stops at their scale (kFirstAuctionEps).
+    const bool lazy_size_ = V_ >= opt_.lazy_min_words && !settle_every_round_;
 
     // Column generation between the first auction's phases (the PhaseHook): once eps is small
     // enough for the prices to mean something, price every word against them and add its
@@ -347,7 +350,7 @@ private:
             // no change on real ones (figures in docs/NOTES.md, "Row reduction").
             // A round that may be lazy always runs the row reduction: it is all that places the
             // free rows of a lazy round.
-            const bool may_be_lazy = prune_ && !settle_every_round_ && V_ >= opt_.lazy_min_words;
+            const bool may_be_lazy = prune_ && lazy_size_;
             repair_and_finish(words_view, st_, interrupted_, may_be_lazy ? 0.0 : 0.25,
                               settle_next_ || settle_every_round_, may_be_lazy ? V_ / kLazyShare : -1, threads_,
                               may_be_lazy ? lazy_eps_ : 0.0);
@@ -412,8 +415,7 @@ private:
         CsrGraph view = g_.view(n_rows_, n_rows_);
         // On early-training losses (crowded candidates) where lazy rounds may follow, the first
         // auction stops at kFirstAuctionEps times their eps.
-        const bool coarse = crowded_ && V_ >= opt_.lazy_min_words && !settle_every_round_;
-        const double eps_floor = coarse ? kFirstAuctionEps * lazy_eps_ : 0.0;
+        const double eps_floor = crowded_ && lazy_size_ ? kFirstAuctionEps * lazy_eps_ : 0.0;
         if (!auction) {
             st_ = solve_ssp(g_.view(V_, n_rows_), interrupted_);
         } else if (n_rows_ == V_) {
