@@ -129,73 +129,92 @@ private:
 
 // A 4-ary min-heap of columns keyed by (label, column) with decrease-key: the exit potentials'
 // Dijkstra starts with every column in it, and relaxing a column lowers its key in place (a
-// heap of pushed copies would hold several stale copies per column, each popped in turn).
+// heap of pushed copies would hold several stale copies per column, each popped in turn).  The
+// keys sit in the heap's own entries, and each node's four children fill one 64-byte line: a
+// sift reads one line a level instead of a key per child scattered over the columns.
 class ColumnHeap {
 public:
-    explicit ColumnHeap(int32_t n) : pos_(static_cast<size_t>(n), -1) {}
+    explicit ColumnHeap(int32_t n)
+        : pos_(static_cast<size_t>(n), -1), store_(static_cast<size_t>(n) + kLead + kLineEntries) {
+        // The entry of heap index i sits at base_[i + kLead]: children 4i+1 ... 4i+4 then start a line.
+        const uintptr_t addr = reinterpret_cast<uintptr_t>(store_.data());
+        const size_t skew = (kLineBytes - addr % kLineBytes) % kLineBytes / sizeof(Entry);
+        base_ = store_.data() + skew;
+    }
 
-    // Every column, keyed by `key` (read again on each sift: the caller lowers key[k], then calls
-    // lowered(k)).
-    void fill(const double* key) {
-        key_ = key;
-        const int32_t n = static_cast<int32_t>(pos_.size());
-        heap_.resize(static_cast<size_t>(n));
+    // Every column k, keyed by key(k).
+    template <class KeyOf>
+    void fill(int32_t n, KeyOf key) {
+        size_ = n;
         for (int32_t k = 0; k < n; ++k) {
-            heap_[k] = k;
+            at(k) = Entry{key(k), k};
             pos_[k] = k;
         }
         for (int32_t i = (n - 2) / 4; i >= 0 && n > 1; --i) sift_down(i);
     }
-    bool empty() const { return heap_.empty(); }
-    int32_t top() const { return heap_[0]; }
+    bool empty() const { return size_ == 0; }
+    int32_t top() const { return at(0).col; }
     void pop() {
-        pos_[heap_[0]] = -1;
-        const int32_t last = heap_.back();
-        heap_.pop_back();
-        if (heap_.empty()) return;
-        heap_[0] = last;
-        pos_[last] = 0;
+        pos_[at(0).col] = -1;
+        --size_;
+        if (size_ == 0) return;
+        const Entry last = at(size_);
+        at(0) = last;
+        pos_[last.col] = 0;
         sift_down(0);
     }
-    // key[k] was lowered (k must still be in the heap).
-    void lowered(int32_t k) { sift_up(pos_[k]); }
+    // Lowers column k's key (k must still be in the heap).
+    void lower(int32_t k, double key) {
+        const int32_t i = pos_[k];
+        at(i).key = key;
+        sift_up(i);
+    }
 
 private:
-    bool less(int32_t a, int32_t b) const { return key_[a] < key_[b] || (key_[a] == key_[b] && a < b); }
-    void place(int32_t i, int32_t k) {
-        heap_[i] = k;
-        pos_[k] = i;
+    struct Entry {
+        double key;
+        int32_t col;
+    };
+    static constexpr size_t kLineBytes = 64, kLineEntries = kLineBytes / sizeof(Entry), kLead = kLineEntries - 1;
+    static_assert(sizeof(Entry) == 16, "four children to a 64-byte line");
+
+    Entry& at(int32_t i) { return base_[static_cast<size_t>(i) + kLead]; }
+    const Entry& at(int32_t i) const { return base_[static_cast<size_t>(i) + kLead]; }
+    static bool less(const Entry& a, const Entry& b) { return a.key < b.key || (a.key == b.key && a.col < b.col); }
+    void place(int32_t i, const Entry& e) {
+        at(i) = e;
+        pos_[e.col] = i;
     }
     void sift_up(int32_t i) {
-        const int32_t k = heap_[i];
+        const Entry e = at(i);
         while (i > 0) {
             const int32_t parent = (i - 1) / 4;
-            if (!less(k, heap_[parent])) break;
-            place(i, heap_[parent]);
+            if (!less(e, at(parent))) break;
+            place(i, at(parent));
             i = parent;
         }
-        place(i, k);
+        place(i, e);
     }
     void sift_down(int32_t i) {
-        const int32_t n = static_cast<int32_t>(heap_.size());
-        const int32_t k = heap_[i];
+        const Entry e = at(i);
         while (true) {
             const int32_t first = 4 * i + 1;
-            if (first >= n) break;
+            if (first >= size_) break;
             int32_t best = first;
-            const int32_t end = std::min(first + 4, n);
+            const int32_t end = std::min(first + 4, size_);
             for (int32_t c = first + 1; c < end; ++c)
-                if (less(heap_[c], heap_[best])) best = c;
-            if (!less(heap_[best], k)) break;
-            place(i, heap_[best]);
+                if (less(at(c), at(best))) best = c;
+            if (!less(at(best), e)) break;
+            place(i, at(best));
             i = best;
         }
-        place(i, k);
+        place(i, e);
     }
 
-    const double* key_ = nullptr;
-    std::vector<int32_t> heap_;
-    std::vector<int32_t> pos_;  // index in heap_, -1 when out
+    std::vector<int32_t> pos_;  // index in the heap of each column, -1 when out
+    std::vector<Entry> store_;
+    Entry* base_ = nullptr;
+    int32_t size_ = 0;
 };
 
 // Settles stranded free columns in phases (see settle_free_columns).  Each phase computes, for
@@ -204,7 +223,7 @@ private:
 class ExitPotentials {
 public:
     ExitPotentials(const CsrGraph& g, const Transposed& t)
-        : g_(g), t_(t), h_(g.n_cols, kInf), state_(g.n_cols, 0), next_arc_(g.n_cols, 0), heap_(g.n_cols) {
+        : g_(g), t_(t), label_(g.n_cols, Label{0.0, kInf}), owner_(g.n_cols), state_(g.n_cols, 0), next_arc_(g.n_cols, 0), heap_(g.n_cols) {
         // Each row's arcs by cost: a move into k can lower h_k only through an arc cheaper than
         // u_i - h_m (h_k <= p_k), so the backward search stops at the first arc that is not.
         if (g.rows_by_cost) {
@@ -232,14 +251,14 @@ public:
         // (before the duals move).
         std::vector<int32_t> left, paths;  // paths: root, then (column, row moving out of it)..., -1
         for (int32_t r : roots)
-            if (h_[r] < st.p[r] && !find_path(r, st, paths)) left.push_back(r);
+            if (label_[r].h < st.p[r] && !find_path(r, st, paths)) left.push_back(r);
         // Duals: p_k -= h_k, and each row's dual follows its column.  A matched arc stays tight,
         // every reduced cost r_ik + h_m - h_k stays >= 0 (h is a shortest-path potential), no
         // price goes below 0, the chains found are tight and end at price 0.
         for (int32_t k = 0; k < g_.n_cols; ++k) {
-            st.p[k] = (state_[k] & kExit) ? 0.0 : std::max(0.0, st.p[k] - h_[k]);
+            st.p[k] = (state_[k] & kExit) ? 0.0 : std::max(0.0, st.p[k] - label_[k].h);
             const int32_t owner = st.col_to_row[k];
-            if (owner >= 0) st.u[owner] -= h_[k];
+            if (owner >= 0) st.u[owner] -= label_[k].h;
         }
         // Rows on each chain move one column towards its root; the chain's last column is emptied.
         for (size_t a = 0; a < paths.size();) {
@@ -266,28 +285,36 @@ private:
     // h_m + (reduced cost of the arc).  A matched column whose own price stays its least cost is
     // an exit (kExit).
     void exit_potentials(const LapState& st, int64_t n_roots) {
-        std::copy(st.p.begin(), st.p.end(), h_.begin());
-        heap_.fill(h_.data());
+        // Each column's owner looked up once here, in a loop whose lookups overlap, rather than
+        // one dependent load after another at each pop.
+        for (int32_t k = 0; k < g_.n_cols; ++k) {
+            label_[k] = Label{st.p[k], st.p[k]};
+            const int32_t i = st.col_to_row[k];
+            owner_[k] = i < 0 ? OwnerArcs{0, 0, 0.0} : OwnerArcs{g_.indptr[i], g_.indptr[i + 1], st.u[i]};
+        }
+        heap_.fill(g_.n_cols, [&](int32_t k) { return st.p[k]; });
         double top = 0.0;
         while (!heap_.empty() && n_roots > 0) {
             const int32_t m = heap_.top();
-            const double hm = h_[m];
+            const double hm = label_[m].h;
             heap_.pop();
+            if (!heap_.empty()) __builtin_prefetch(&owner_[heap_.top()]);
             state_[m] |= kDone;
             top = hm;
             if (state_[m] & kRoot) --n_roots;
-            const int32_t i = st.col_to_row[m];
-            if (i < 0) continue;
-            if (h_[m] == st.p[m]) state_[m] |= kExit;
-            const double ui = st.u[i];
-            for (int64_t a = g_.indptr[i]; a < g_.indptr[i + 1]; ++a) {
+            const OwnerArcs own = owner_[m];
+            if (own.begin == own.end) continue;
+            if (hm == label_[m].p) state_[m] |= kExit;
+            const double ui = own.u;
+            for (int64_t a = own.begin; a < own.end; ++a) {
                 if (sorted_cost_[a] >= ui - hm) break;
-                const int32_t k = sorted_col_[a];
-                if (k == m || (state_[k] & kDone)) continue;
-                const double nd = hm + reduced_cost(sorted_cost_[a], st.p[k], ui);
-                if (nd < h_[k]) {
-                    h_[k] = nd;
-                    heap_.lowered(k);
+                // Neither m nor a popped column passes the test (nd >= hm >= its label): the
+                // reduced cost is >= 0 and the pops come in order of label.
+                Label& lk = label_[sorted_col_[a]];
+                const double nd = hm + reduced_cost(sorted_cost_[a], lk.p, ui);
+                if (nd < lk.h) {
+                    lk.h = nd;
+                    heap_.lower(sorted_col_[a], nd);
                 }
             }
         }
@@ -295,7 +322,7 @@ private:
         // every reduced cost stays >= 0, and no price goes below 0.  (The first root popped has
         // its tight chain through popped columns, so a phase settles at least one.)
         for (int32_t k = 0; k < g_.n_cols; ++k)
-            if (!(state_[k] & kDone)) h_[k] = std::min(h_[k], top);
+            if (!(state_[k] & kDone)) label_[k].h = std::min(label_[k].h, top);
     }
 
     // Depth-first search from `root` to an exit over tight moves (a row of column m may move into
@@ -324,7 +351,7 @@ private:
                 const int32_t i = t_.row[t];
                 const int32_t m = st.row_to_col[i];
                 if (m == k || m < 0 || (state_[m] & (kVisited | kDone)) != kDone) continue;
-                if (h_[m] + reduced_cost(t_.cost[t], st.p[k], st.u[i]) != h_[k]) continue;
+                if (label_[m].h + reduced_cost(t_.cost[t], st.p[k], st.u[i]) != label_[k].h) continue;
                 state_[m] |= kVisited;
                 next_arc_[m] = t_.col_ptr[m];
                 stack_.push_back(m);
@@ -342,7 +369,18 @@ private:
     const double* sorted_cost_ = nullptr;  // the sorted copy below
     std::vector<int32_t> own_col_;
     std::vector<double> own_cost_;
-    std::vector<double> h_;          // least cost of emptying a column by a chain entering each column
+    // Each column's price and label h (the least cost of emptying a column by a chain entering
+    // it), side by side: a relaxation reads both.
+    struct Label {
+        double p, h;
+    };
+    std::vector<Label> label_;
+    // Each column's owner row this phase: its arcs and its dual (no arcs for a free column).
+    struct OwnerArcs {
+        int64_t begin, end;
+        double u;
+    };
+    std::vector<OwnerArcs> owner_;
     std::vector<uint8_t> state_;     // kExit | kVisited, this phase
     std::vector<int64_t> next_arc_;  // DFS: the next transposed arc to try
     std::vector<int32_t> stack_;
