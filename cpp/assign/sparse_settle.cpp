@@ -131,11 +131,13 @@ private:
 // Dijkstra starts with every column in it, and relaxing a column lowers its key in place (a
 // heap of pushed copies would hold several stale copies per column, each popped in turn).  The
 // keys sit in the heap's own entries, and each node's four children fill one 64-byte line: a
-// sift reads one line a level instead of a key per child scattered over the columns.
+// sift reads one line a level instead of a key per child scattered over the columns.  Each
+// column's place in the heap is kept in the caller's record of the column (Slot::pos), which a
+// relaxation has just read: lowering a key then reads no other array.
+template <class Slot>
 class ColumnHeap {
 public:
-    explicit ColumnHeap(int32_t n)
-        : pos_(static_cast<size_t>(n), -1), store_(static_cast<size_t>(n) + kLead + kLineEntries) {
+    ColumnHeap(int32_t n, Slot* slots) : slots_(slots), store_(static_cast<size_t>(n) + kLead + kLineEntries) {
         // The entry of heap index i sits at base_[i + kLead]: children 4i+1 ... 4i+4 then start a line.
         const uintptr_t addr = reinterpret_cast<uintptr_t>(store_.data());
         const size_t skew = (kLineBytes - addr % kLineBytes) % kLineBytes / sizeof(Entry);
@@ -148,24 +150,24 @@ public:
         size_ = n;
         for (int32_t k = 0; k < n; ++k) {
             at(k) = Entry{key(k), k};
-            pos_[k] = k;
+            slots_[k].pos = k;
         }
         for (int32_t i = (n - 2) / 4; i >= 0 && n > 1; --i) sift_down(i);
     }
     bool empty() const { return size_ == 0; }
     int32_t top() const { return at(0).col; }
     void pop() {
-        pos_[at(0).col] = -1;
+        slots_[at(0).col].pos = -1;
         --size_;
         if (size_ == 0) return;
         const Entry last = at(size_);
         at(0) = last;
-        pos_[last.col] = 0;
+        slots_[last.col].pos = 0;
         sift_down(0);
     }
     // Lowers column k's key (k must still be in the heap).
     void lower(int32_t k, double key) {
-        const int32_t i = pos_[k];
+        const int32_t i = slots_[k].pos;
         at(i).key = key;
         sift_up(i);
     }
@@ -183,7 +185,7 @@ private:
     static bool less(const Entry& a, const Entry& b) { return a.key < b.key || (a.key == b.key && a.col < b.col); }
     void place(int32_t i, const Entry& e) {
         at(i) = e;
-        pos_[e.col] = i;
+        slots_[e.col].pos = i;
     }
     void sift_up(int32_t i) {
         const Entry e = at(i);
@@ -211,7 +213,7 @@ private:
         place(i, e);
     }
 
-    std::vector<int32_t> pos_;  // index in the heap of each column, -1 when out
+    Slot* slots_;  // slots_[k].pos: index in the heap of column k, -1 when out
     std::vector<Entry> store_;
     Entry* base_ = nullptr;
     int32_t size_ = 0;
@@ -223,7 +225,8 @@ private:
 class ExitPotentials {
 public:
     ExitPotentials(const CsrGraph& g, const Transposed& t)
-        : g_(g), t_(t), label_(g.n_cols, Label{0.0, kInf}), owner_(g.n_cols), state_(g.n_cols, 0), next_arc_(g.n_cols, 0), heap_(g.n_cols) {
+        : g_(g), t_(t), label_(g.n_cols, Label{0.0, kInf, -1}), owner_(g.n_cols), state_(g.n_cols, 0), next_arc_(g.n_cols, 0),
+          heap_(g.n_cols, label_.data()) {
         // Each row's arcs by cost: a move into k can lower h_k only through an arc cheaper than
         // u_i - h_m (h_k <= p_k), so the backward search stops at the first arc that is not.
         if (g.rows_by_cost) {
@@ -288,7 +291,7 @@ private:
         // Each column's owner looked up once here, in a loop whose lookups overlap, rather than
         // one dependent load after another at each pop.
         for (int32_t k = 0; k < g_.n_cols; ++k) {
-            label_[k] = Label{st.p[k], st.p[k]};
+            label_[k].p = label_[k].h = st.p[k];
             const int32_t i = st.col_to_row[k];
             owner_[k] = i < 0 ? OwnerArcs{0, 0, 0.0} : OwnerArcs{g_.indptr[i], g_.indptr[i + 1], st.u[i]};
         }
@@ -316,6 +319,12 @@ private:
                     lk.h = nd;
                     heap_.lower(sorted_col_[a], nd);
                 }
+            }
+            // The next pop's arcs, while the pop's sift runs (its owner was fetched above).
+            if (!heap_.empty()) {
+                const OwnerArcs& next = owner_[heap_.top()];
+                __builtin_prefetch(sorted_cost_ + next.begin);
+                __builtin_prefetch(sorted_col_ + next.begin);
             }
         }
         // The columns not popped are cut at the last label popped: still a potential under which
@@ -369,10 +378,12 @@ private:
     const double* sorted_cost_ = nullptr;  // the sorted copy below
     std::vector<int32_t> own_col_;
     std::vector<double> own_cost_;
-    // Each column's price and label h (the least cost of emptying a column by a chain entering
-    // it), side by side: a relaxation reads both.
-    struct Label {
+    // Each column's price, label h (the least cost of emptying a column by a chain entering it)
+    // and place in the heap, in one 32-byte record: a relaxation reads the first two, and the
+    // third when it lowers the label.
+    struct alignas(32) Label {
         double p, h;
+        int32_t pos;
     };
     std::vector<Label> label_;
     // Each column's owner row this phase: its arcs and its dual (no arcs for a free column).
@@ -384,7 +395,7 @@ private:
     std::vector<uint8_t> state_;     // kExit | kVisited, this phase
     std::vector<int64_t> next_arc_;  // DFS: the next transposed arc to try
     std::vector<int32_t> stack_;
-    ColumnHeap heap_;
+    ColumnHeap<Label> heap_;
 };
 
 }  // namespace
