@@ -133,26 +133,26 @@ private:
 // keys sit in the heap's own entries, and each node's four children fill one 64-byte line: a
 // sift reads one line a level instead of a key per child scattered over the columns.  Each
 // column's place in the heap is kept in the caller's record of the column (Slot::pos), which a
-// relaxation has just read: lowering a key then reads no other array.
+// relaxation has just read: lowering a key then reads no other array; its label (Slot::h) is the
+// key the heap is filled with.
 template <class Slot>
 class ColumnHeap {
 public:
-    ColumnHeap(int32_t n, Slot* slots) : slots_(slots), store_(static_cast<size_t>(n) + kLead + kLineEntries) {
+    ColumnHeap(int32_t n, Slot* slots) : n_(n), slots_(slots), store_(static_cast<size_t>(n) + kLead + kLineEntries) {
         // The entry of heap index i sits at base_[i + kLead]: children 4i+1 ... 4i+4 then start a line.
         const uintptr_t addr = reinterpret_cast<uintptr_t>(store_.data());
         const size_t skew = (kLineBytes - addr % kLineBytes) % kLineBytes / sizeof(Entry);
         base_ = store_.data() + skew;
     }
 
-    // Every column k, keyed by key(k).
-    template <class KeyOf>
-    void fill(int32_t n, KeyOf key) {
-        size_ = n;
-        for (int32_t k = 0; k < n; ++k) {
-            at(k) = Entry{key(k), k};
+    // Every column k, keyed by slots[k].h.
+    void fill() {
+        size_ = n_;
+        for (int32_t k = 0; k < n_; ++k) {
+            at(k) = Entry{slots_[k].h, k};
             slots_[k].pos = k;
         }
-        for (int32_t i = (n - 2) / 4; i >= 0 && n > 1; --i) sift_down(i);
+        for (int32_t i = (n_ - 2) / 4; i >= 0 && n_ > 1; --i) sift_down(i);
     }
     bool empty() const { return size_ == 0; }
     int32_t top() const { return at(0).col; }
@@ -213,7 +213,8 @@ private:
         place(i, e);
     }
 
-    Slot* slots_;  // slots_[k].pos: index in the heap of column k, -1 when out
+    const int32_t n_;  // columns
+    Slot* slots_;      // slots_[k].pos: index in the heap of column k, -1 when out
     std::vector<Entry> store_;
     Entry* base_ = nullptr;
     int32_t size_ = 0;
@@ -295,7 +296,7 @@ private:
             const int32_t i = st.col_to_row[k];
             owner_[k] = i < 0 ? OwnerArcs{0, 0, 0.0} : OwnerArcs{g_.indptr[i], g_.indptr[i + 1], st.u[i]};
         }
-        heap_.fill(g_.n_cols, [&](int32_t k) { return st.p[k]; });
+        heap_.fill();
         double top = 0.0;
         while (!heap_.empty() && n_roots > 0) {
             const int32_t m = heap_.top();
