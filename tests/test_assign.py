@@ -521,6 +521,21 @@ def test_real_shaped_losses_equal_dense_scipy(with_current):
         assert sol.objective == pytest.approx(ref, rel=1e-9)
 
 
+def test_exactly_tied_losses_are_certified():
+    """Counts x a shared marginal rounded to integers: every word ranks the cells alike and most
+    cells tie exactly, in a table with empty cells (1,000 words in 32 x 32).  Pricing then finds
+    about as many violating cells every round as pruning drops; the solve must still end, at
+    scipy's optimum, well within max_rounds."""
+    rng = np.random.default_rng(0)
+    V, R, C = 1000, 32, 32
+    counts = rng.integers(1, 50, size=V).astype(float)
+    L_r = np.round(np.outer(counts, rng.random(R)) * 4)
+    L_c = np.round(np.outer(counts, rng.random(C)) * 4)
+    sol = solve_table(L_r, L_c, threads=2)
+    assert sol.certified and sol.stopped == "optimal" and sol.pricing_rounds < 250
+    assert sol.objective == dense_optimum(L_r, L_c)
+
+
 def test_settle_in_phases_beyond_the_roots_a_phase_labels(monkeypatch, capfd):
     """A nearly full table whose warm rounds strand more empty cells than a settle phase's
     backward search labels (64: the others are cut at its last label, kPhaseRoots in

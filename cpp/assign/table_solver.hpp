@@ -141,6 +141,10 @@ private:
     bool lazy_ = false;                // this round left rows free or bid with eps > 0
     std::vector<int32_t> lazy_match_;  // its matching, each free row at its cheapest arc
     bool prune_ = true;  // prune_arcs before each warm round, until the rounds add few cells
+    // Rounds in a row that improved neither the best table nor the bound; pruning stops at
+    // kPruneStallRounds.
+    int32_t stalled_rounds_ = 0;
+    static constexpr int32_t kPruneStallRounds = 8;
     bool crowded_ = false;  // the words' k x k candidates cover fewer cells than there are words
     // Warm rounds leave columns that end free with a positive price unsettled (the reverse
     // searches that settle them cost most of a warm round, and the next round's pricing does not
@@ -243,6 +247,7 @@ private:
 
     // Keeps this round's table if it is the best so far, and the bound if it is the best.
     void record_round(double bound) {
+        const double objective_before = best_objective_, bound_before = best_bound_;
         for (int64_t w = 0; w < V_; ++w) {
             const int32_t cell = st_.row_to_col[w];
             round_rows_[w] = cell / C_;
@@ -256,6 +261,7 @@ private:
             res_.cols = round_cols_;
         }
         best_bound_ = std::max(best_bound_, bound);
+        stalled_rounds_ = best_objective_ < objective_before || best_bound_ > bound_before ? 0 : stalled_rounds_ + 1;
     }
 
     // The table of a lazy round: each of its free rows (few) takes the cheapest cell still empty
@@ -468,7 +474,9 @@ private:
             std::fprintf(stderr, "  objective %.10g bound %.10g best %.10g / %.10g\n",
                          table_cost(Lr_, Lc_, V_, R_, C_, round_rows_.data(), round_cols_.data()), bound,
                          best_objective_, best_bound_);
-        if (n_added * 4 < V_) prune_ = false;
+        // Pruning also stops once the rounds make no progress: with many tied costs, pricing can
+        // find again, every round, about as many cells as pruning drops.
+        if (n_added * 4 < V_ || stalled_rounds_ >= kPruneStallRounds) prune_ = false;
         res_.lazy_rounds += lazy_;
         // A lazy round that adds nothing is followed by an exact one (prune_ is now off).
         if (n_added == 0 && !lazy_) return converged(bound);
