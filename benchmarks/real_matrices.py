@@ -13,7 +13,8 @@ Problems (`--only NAME,...` builds a subset):
 - bv30k-e0.125, bv30k-e1: the 30,000 most frequent words of the large-vocabulary corpus
   (174 x 174 table), after 1/8 epoch and after 1 epoch of training from a random table;
 - bv200k-e0.125, bv200k-e1: 200,000 words (448 x 448), after 1/8 epoch and after 1 epoch;
-- bvall-e0.125: every word of the training split (min_count 1: about 435,000, 660 x 660);
+- bvall-e0.125, bvall-e1: every word of the training split (min_count 1: about 435,000, 660 x 660),
+  after 1/8 epoch and after 1 epoch;
 - ptb-r1 .. ptb-r8: PTB's reallocations from a finished default workflow run, copied from its
   results directory (`--ptb-results results`; skipped when it has none);
 - PREFIX-r1 ..: the reallocations of another finished workflow run (`--workflow
@@ -47,6 +48,7 @@ BIGVOCAB = {
     "bvall-e0.125": (0, 0.125),
     "bv30k-e1": (30000, 1.0),
     "bv200k-e1": (200000, 1.0),
+    "bvall-e1": (0, 1.0),
 }
 
 
