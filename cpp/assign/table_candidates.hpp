@@ -136,9 +136,6 @@ public:
 
 private:
     // The greedy table: each word's cell (-1 for flat words) in `greedy_cell`; returns its cost.
-    // The words go in chunks: each chunk's short lists of cheapest rows and columns are made in
-    // the solve's threads, and the sequential walk then reads those instead of all R + k C costs
-    // of each word (the same cells as a full scan: see cheapest_open_cell).
     double greedy_table(std::vector<int32_t>& greedy_cell) const {
         std::vector<double> spread(V_);
         parallel_blocks(V_, threads_, [&](int64_t b, int64_t e) {
@@ -150,125 +147,34 @@ private:
                 spread[w] = (static_cast<double>(*r1) - *r0) + (static_cast<double>(*c1) - *c0);
             }
         });
-        std::vector<int32_t> order;
-        order.reserve(V_);
-        for (int32_t w = 0; w < V_; ++w)
-            if (!flat[w]) order.push_back(w);
+        std::vector<int32_t> order(V_);
+        std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return spread[a] > spread[b]; });
-        GreedyState gs{std::vector<uint8_t>(n_cells_, 0), std::vector<int32_t>(R_, C_), R_};
-        ShortLists lists(std::min(order.size(), kGreedyChunk), std::min(R_, 2 * k_ + 6), std::min(C_, kGreedyCols));
+        std::vector<uint8_t> taken(n_cells_, 0);
+        std::vector<int32_t> row_free(R_, C_), open_rows;
         double greedy_total = 0.0;
-        for (size_t begin = 0; begin < order.size(); begin += kGreedyChunk) {
-            const size_t end = std::min(order.size(), begin + kGreedyChunk);
-            lists.fill(*this, order, begin, end);
-            for (size_t t = begin; t < end; ++t) {
-                const int32_t w = order[t];
-                double best = kInf;
-                const int32_t bcell = cheapest_open_cell(w, lists, t - begin, gs, best);
-                if (bcell < 0) continue;  // cannot happen (fewer words than cells); kept for safety
-                gs.taken[bcell] = 1;
-                greedy_total += best;
-                if (--gs.row_free[bcell / C_] == 0) --gs.open_rows;
-                greedy_cell[w] = bcell;
-            }
+        for (int32_t w : order) {
+            if (flat[w]) continue;
+            double best = kInf;
+            const int32_t bcell = cheapest_open_cell(w, taken, row_free, open_rows, best);
+            if (bcell < 0) continue;  // cannot happen (fewer words than cells); kept for safety
+            taken[bcell] = 1;
+            greedy_total += best;
+            --row_free[bcell / C_];
+            greedy_cell[w] = bcell;
         }
         return greedy_total;
     }
 
-    static constexpr size_t kGreedyChunk = 4096;  // words whose short lists are made at once
-    static constexpr int32_t kGreedyCols = 24;    // cheapest columns listed per word
-    static constexpr int32_t kMaxListedRows = 64;  // a larger k scans in full
-
-    struct GreedyState {
-        std::vector<uint8_t> taken;     // (cells) taken by a word already
-        std::vector<int32_t> row_free;  // (R) cells of each row not taken
-        int32_t open_rows;              // rows with a cell not taken
-    };
-
-    // For each word of a chunk, its cheapest rows and columns, in order of (cost, index).
-    struct ShortLists {
-        int32_t n_rows, n_cols;
-        std::vector<int32_t> rows, cols;  // (chunk x n_rows), (chunk x n_cols)
-        ShortLists(size_t words, int32_t nr, int32_t nc)
-            : n_rows(nr), n_cols(nc), rows(words * static_cast<size_t>(nr)), cols(words * static_cast<size_t>(nc)) {}
-        void fill(const TableCandidates& tc, const std::vector<int32_t>& order, size_t begin, size_t end) {
-            parallel_blocks(static_cast<int64_t>(end - begin), tc.threads_, [&](int64_t b, int64_t e) {
-                std::vector<int32_t> idx;
-                for (int64_t t = b; t < e; ++t) {
-                    const int64_t w = order[begin + static_cast<size_t>(t)];
-                    cheapest_sorted(tc.Lr_ + w * tc.R_, tc.R_, n_rows, idx, rows.data() + t * n_rows);
-                    cheapest_sorted(tc.Lc_ + w * tc.C_, tc.C_, n_cols, idx, cols.data() + t * n_cols);
-                }
-            });
-        }
-        // The m smallest of x[0..n) by (value, index), in that order, into out.
-        static void cheapest_sorted(const T* x, int32_t n, int32_t m, std::vector<int32_t>& idx, int32_t* out) {
-            idx.resize(static_cast<size_t>(n));
-            std::iota(idx.begin(), idx.end(), 0);
-            auto less = [x](int32_t a, int32_t b) { return x[a] < x[b] || (x[a] == x[b] && a < b); };
-            std::partial_sort(idx.begin(), idx.begin() + m, idx.end(), less);
-            std::copy(idx.begin(), idx.begin() + m, out);
-        }
-    };
-
     // The cheapest cell not taken in word w's k cheapest rows that still have one (its cost in
-    // `best`), or -1; ties go to the lowest cell.  The rows come from the word's short list (the
-    // first k open ones, when the list holds k); in each, the columns are walked in order of
-    // (cost, index) to the first open one, then on through the columns whose sum rounds to the
-    // same value (the lowest cell among them).  A list that runs out falls back to a full scan.
-    int32_t cheapest_open_cell(int32_t w, const ShortLists& lists, size_t slot, const GreedyState& gs,
-                               double& best) const {
+    // `best`), or -1.
+    int32_t cheapest_open_cell(int32_t w, const std::vector<uint8_t>& taken, const std::vector<int32_t>& row_free,
+                               std::vector<int32_t>& open_rows, double& best) const {
         const T* lr = Lr_ + static_cast<int64_t>(w) * R_;
         const T* lc = Lc_ + static_cast<int64_t>(w) * C_;
-        const int32_t m = std::min(gs.open_rows, k_);
-        const int32_t* row_list = lists.rows.data() + slot * static_cast<size_t>(lists.n_rows);
-        const int32_t* col_list = lists.cols.data() + slot * static_cast<size_t>(lists.n_cols);
-        int32_t rows[kMaxListedRows];
-        if (m > kMaxListedRows) return cheapest_open_cell_full(w, gs, best);
-        int32_t n = 0;
-        for (int32_t r = 0; r < lists.n_rows && n < m; ++r)
-            if (gs.row_free[row_list[r]] > 0) rows[n++] = row_list[r];
-        if (n < m) return cheapest_open_cell_full(w, gs, best);
-        int32_t bcell = -1;
-        auto consider = [&](double v, int32_t cell) {
-            if (v < best || (v == best && cell < bcell)) {
-                best = v;
-                bcell = cell;
-            }
-        };
-        for (int32_t t = 0; t < n; ++t) {
-            const int32_t i = rows[t];
-            const int32_t base = i * C_;
-            const double li = static_cast<double>(lr[i]);
-            int32_t c = 0;
-            while (c < lists.n_cols && gs.taken[base + col_list[c]]) ++c;
-            double v0 = kInf;
-            int32_t cell0 = -1;
-            for (; c < lists.n_cols; ++c) {
-                const int32_t j = col_list[c];
-                const double v = li + static_cast<double>(lc[j]);
-                if (cell0 >= 0 && v != v0) break;  // past the run of the first open column's value
-                if (gs.taken[base + j]) continue;
-                if (cell0 < 0 || base + j < cell0) cell0 = base + j;
-                v0 = v;
-            }
-            if (c == lists.n_cols && lists.n_cols < C_) {  // the list ran out: scan the row
-                for (int32_t j = 0; j < C_; ++j)
-                    if (!gs.taken[base + j]) consider(li + static_cast<double>(lc[j]), base + j);
-            } else if (cell0 >= 0) {
-                consider(v0, cell0);
-            }
-        }
-        return bcell;
-    }
-
-    // The same, scanning each of the k cheapest open rows in full.
-    int32_t cheapest_open_cell_full(int32_t w, const GreedyState& gs, double& best) const {
-        const T* lr = Lr_ + static_cast<int64_t>(w) * R_;
-        const T* lc = Lc_ + static_cast<int64_t>(w) * C_;
-        std::vector<int32_t> open_rows;
+        open_rows.clear();
         for (int32_t i = 0; i < R_; ++i)
-            if (gs.row_free[i] > 0) open_rows.push_back(i);
+            if (row_free[i] > 0) open_rows.push_back(i);
         const size_t m = std::min<size_t>(open_rows.size(), static_cast<size_t>(k_));
         auto by_cost = [lr](int32_t a, int32_t b) { return lr[a] < lr[b] || (lr[a] == lr[b] && a < b); };
         std::nth_element(open_rows.begin(), open_rows.begin() + (m - 1), open_rows.end(), by_cost);
@@ -277,7 +183,7 @@ private:
             const int32_t i = open_rows[r];
             const int64_t base = static_cast<int64_t>(i) * C_;
             for (int32_t j = 0; j < C_; ++j) {
-                if (gs.taken[base + j]) continue;
+                if (taken[base + j]) continue;
                 const double v = static_cast<double>(lr[i]) + static_cast<double>(lc[j]);
                 if (v < best || (v == best && base + j < bcell)) {
                     best = v;
