@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -36,20 +37,27 @@ inline int resolve_threads(int32_t requested, int64_t work) {
     return n;
 }
 
-// Run f(begin, end) on contiguous blocks of [0, n) in `threads` threads.
+// Run f(begin, end) over [0, n) in `threads` threads (the caller's among them), on blocks that
+// each thread takes in turn as it finishes the last: the words differ in cost (the vocabulary is
+// ordered by count, and pricing skips most rare words), so halves fixed in advance left one
+// thread idle for much of a pass.  Each call of f owns its block; f may be called several times
+// per thread.
 template <typename F>
 void parallel_blocks(int64_t n, int threads, F&& f) {
-    if (threads <= 1) {
+    if (threads <= 1 || n <= 1) {
         f(int64_t{0}, n);
         return;
     }
+    // About 16 blocks a thread, at least 64 items each: enough to even out, few enough that the
+    // per-block buffers of f cost nothing.
+    const int64_t block = std::max<int64_t>(64, n / (int64_t{16} * threads));
+    std::atomic<int64_t> next{0};
+    auto work = [&f, &next, n, block] {
+        for (int64_t b = next.fetch_add(block); b < n; b = next.fetch_add(block)) f(b, std::min(n, b + block));
+    };
     std::vector<std::thread> pool;
-    int64_t step = (n + threads - 1) / threads;
-    for (int t = 0; t < threads; ++t) {
-        int64_t b = t * step, e = std::min(n, b + step);
-        if (b >= e) break;
-        pool.emplace_back([&f, b, e] { f(b, e); });
-    }
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
     for (auto& th : pool) th.join();
 }
 
