@@ -77,7 +77,9 @@ struct TableOptions {
     double gap_tol = 0.0;          // stop once the proven gap is within gap_tol * |objective|
                                    // (0 = exact; finite, >= 0)
     int32_t lazy_min_words = 65536;  // warm rounds may leave rows to the next round from this many
-                                     // words (docs/NOTES.md, "Lazy rounds"; tests set it lower)
+                                     // words, and below it in the first rounds of a solve that
+                                     // adds the greedy seed (docs/NOTES.md, "Lazy rounds"; tests
+                                     // set it lower)
     double lazy_eps = 3e-4;        // their row reductions bid this times the words' mean least
                                    // cost above exact (0 = exact; tests set it larger)
     TableMethod method = TableMethod::Auto;

@@ -59,6 +59,8 @@ public:
         cand_.check_magnitudes();
         crowded_ = !dense_ && cand_.candidates_crowded();
         if (opt_.greedy_seed && crowded_) res_.greedy_seeded = cand_.greedy_seed(res_.current_objective);
+        lazy_size_ = (V_ >= opt_.lazy_min_words || res_.greedy_seeded) && !settle_every_round_;
+        lazy_round_limit_ = V_ >= opt_.lazy_min_words ? opt_.max_rounds : kSeededLazyRounds;
         cand_.add_dummy_cells();
         relaxation_bound();
         lazy_eps_ = opt_.lazy_eps * least_cost_sum() / V_;  // eps x the words' mean least cost
@@ -157,9 +159,19 @@ private:
     // empty cells took 3.0 s instead of 1.9 s.  Below that, settling only when pricing finds
     // nothing is faster (figures in docs/NOTES.md, "Empty cells").
     const bool settle_every_round_ = (n_cells_ - V_) * 50 >= n_cells_;
-    // Warm rounds may be lazy at this size (while prune_ holds; see complete_lazy), and the first
-    // auction of crowded candidates then stops at their scale (kFirstAuctionEps).
-    const bool lazy_size_ = V_ >= opt_.lazy_min_words && !settle_every_round_;
+    // Warm rounds may be lazy (while prune_ holds; see complete_lazy) from lazy_min_words words,
+    // and at any size where the greedy seed was added (set in solve()): crowded candidates and a
+    // current table far above the greedy one, as early in the bootstrap, when most words move.
+    // There they took 20-35% less time at 30,000 words (13 lazy rounds); on the losses of later
+    // reallocations (PTB's 3-8, whose candidates crowd too) they fought price wars and took up
+    // to 2.5x the exact rounds' time.  Below lazy_min_words only the first kSeededLazyRounds
+    // rounds may be lazy: synthetic near-degenerate losses priced a quarter of the words' worth
+    // of cells for 85 rounds, and lazy throughout took 1.6x the exact rounds' time (figures in
+    // docs/NOTES.md, "Lazy rounds").  The first auction of crowded candidates then stops at
+    // their scale (kFirstAuctionEps).
+    bool lazy_size_ = false;
+    static constexpr int32_t kSeededLazyRounds = 16;
+    int32_t lazy_round_limit_ = 0;  // rounds from this one on are not lazy
 
     // Column generation between the first auction's phases (the PhaseHook): once eps is small
     // enough for the prices to mean something, price every word against them and add its
@@ -356,7 +368,7 @@ private:
             // no change on real ones (figures in docs/NOTES.md, "Row reduction").
             // A round that may be lazy always runs the row reduction: it is all that places the
             // free rows of a lazy round.
-            const bool may_be_lazy = prune_ && lazy_size_;
+            const bool may_be_lazy = prune_ && lazy_size_ && round < lazy_round_limit_;
             repair_and_finish(words_view, st_, interrupted_, may_be_lazy ? 0.0 : 0.25,
                               settle_next_ || settle_every_round_, may_be_lazy ? V_ / kLazyShare : -1, threads_,
                               may_be_lazy ? lazy_eps_ : 0.0);
