@@ -38,10 +38,11 @@ inline int resolve_threads(int32_t requested, int64_t work) {
 }
 
 // Run f(begin, end) over [0, n) in `threads` threads (the caller's among them), on blocks that
-// each thread takes in turn as it finishes the last: the words differ in cost (the vocabulary is
-// ordered by count, and pricing skips most rare words), so halves fixed in advance left one
-// thread idle for much of a pass.  Each call of f owns its block; f may be called several times
-// per thread.
+// each thread takes in turn as it finishes the last: the words' work differs along the
+// vocabulary (pricing skips the words whose duals did not move and stops others early), and
+// halves fixed in advance left one thread idle for much of a pass (figures in docs/NOTES.md,
+// "Threads take blocks of words in turn").  Each call of f owns its block; f may be called
+// several times per thread.
 template <typename F>
 void parallel_blocks(int64_t n, int threads, F&& f) {
     if (threads <= 1 || n <= 1) {

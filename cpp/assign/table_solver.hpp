@@ -164,7 +164,7 @@ private:
     // current table far above the greedy one, as early in the bootstrap, when most words move.
     // There they took 20-35% less time at 30,000 words (13 lazy rounds); on the losses of later
     // reallocations (PTB's 3-8, whose candidates crowd too) they fought price wars and took up
-    // to 2.5x the exact rounds' time.  Below lazy_min_words only the first kSeededLazyRounds
+    // to 2.7x the exact rounds' time.  Below lazy_min_words only the first kSeededLazyRounds
     // rounds may be lazy: synthetic near-degenerate losses priced a quarter of the words' worth
     // of cells for 85 rounds, and lazy throughout took 1.6x the exact rounds' time (figures in
     // docs/NOTES.md, "Lazy rounds").  The first auction of crowded candidates then stops at
