@@ -60,7 +60,6 @@ public:
         crowded_ = !dense_ && cand_.candidates_crowded();
         if (opt_.greedy_seed && crowded_) res_.greedy_seeded = cand_.greedy_seed(res_.current_objective);
         lazy_size_ = (V_ >= opt_.lazy_min_words || res_.greedy_seeded) && !settle_every_round_;
-        lazy_round_limit_ = V_ >= opt_.lazy_min_words ? opt_.max_rounds : kSeededLazyRounds;
         cand_.add_dummy_cells();
         relaxation_bound();
         lazy_eps_ = opt_.lazy_eps * least_cost_sum() / V_;  // eps x the words' mean least cost
@@ -171,7 +170,8 @@ private:
     // their scale (kFirstAuctionEps).
     bool lazy_size_ = false;
     static constexpr int32_t kSeededLazyRounds = 16;
-    int32_t lazy_round_limit_ = 0;  // rounds from this one on are not lazy
+    // Rounds from this one on are not lazy.
+    const int32_t lazy_round_limit_ = V_ >= opt_.lazy_min_words ? opt_.max_rounds : kSeededLazyRounds;
 
     // Column generation between the first auction's phases (the PhaseHook): once eps is small
     // enough for the prices to mean something, price every word against them and add its
