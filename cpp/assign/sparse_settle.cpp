@@ -4,6 +4,9 @@
 
 #include "lap_internal.hpp"
 
+#include <array>
+#include <cstring>
+
 namespace lightrnn {
 
 namespace {
@@ -127,97 +130,85 @@ private:
     std::vector<int32_t> touched_, popped_;
 };
 
-// A 4-ary min-heap of columns keyed by (label, column) with decrease-key: the exit potentials'
-// Dijkstra starts with every column in it, and relaxing a column lowers its key in place (a
-// heap of pushed copies would hold several stale copies per column, each popped in turn).  The
-// keys sit in the heap's own entries, and each node's four children fill one 64-byte line: a
-// sift reads one line a level instead of a key per child scattered over the columns.  Each
-// column's place in the heap is kept in the caller's record of the column (Slot::pos), which a
-// relaxation has just read: lowering a key then reads no other array; its label (Slot::h) is the
-// key the heap is filled with.
-template <class Slot>
-class ColumnHeap {
+// The exit potentials' priority queue: columns keyed by their labels, non-negative doubles, every
+// key pushed at least the last popped (Dijkstra with reduced costs >= 0).  A radix heap (Ahuja,
+// Mehlhorn, Orlin and Tarjan, "Faster algorithms for the shortest path problem", 1990) on the
+// keys' bit patterns, which order non-negative doubles as the doubles do: bucket b > 0 holds the
+// columns whose key's highest bit differing from the last popped key is bit b - 1, bucket 0 those
+// equal to it.  A pop takes from bucket 0, or first moves the lowest non-empty bucket into lower
+// ones around its least key; a column moves at most 64 times, by sequential appends.  The keys
+// stay in the caller's labels (read through `key_of`); a bucket holds column numbers only, and a
+// lowered key that leaves its column's bucket appends the column to its new one, the old entry
+// then stale (its bucket is no longer the column's) and dropped when met.  Each phase fills it
+// with every column and pops a large share of them: a 4-ary heap with decrease-key reads a line
+// a level at every pop and every lowered key, scattered over more than the cache holds at
+// 200,000 words, and the settles took 25-65% longer (figures in docs/NOTES.md, "Empty cells").
+class RadixHeap {
 public:
-    ColumnHeap(int32_t n, Slot* slots) : n_(n), slots_(slots), store_(static_cast<size_t>(n) + kLead + kLineEntries) {
-        // The entry of heap index i sits at base_[i + kLead]: children 4i+1 ... 4i+4 then start a line.
-        const uintptr_t addr = reinterpret_cast<uintptr_t>(store_.data());
-        const size_t skew = (kLineBytes - addr % kLineBytes) % kLineBytes / sizeof(Entry);
-        base_ = store_.data() + skew;
-    }
+    explicit RadixHeap(int32_t n) : bucket_of_(static_cast<size_t>(n), kNone) {}
 
-    // Every column k, keyed by slots[k].h.
-    void fill() {
-        size_ = n_;
-        for (int32_t k = 0; k < n_; ++k) {
-            at(k) = Entry{slots_[k].h, k};
-            slots_[k].pos = k;
+    // Empty, with every column's key to come from key_of(col) (read at each push and move).
+    void clear() {
+        for (auto& b : buckets_) b.clear();
+        std::fill(bucket_of_.begin(), bucket_of_.end(), kNone);
+        last_ = 0;
+    }
+    // Column col at key (its first push, or a key lowered since).
+    void push(double key, int32_t col) {
+        const uint8_t b = index(bits(key));
+        if (b == bucket_of_[col]) return;  // still in its bucket: the key is read from the caller
+        bucket_of_[col] = b;
+        buckets_[b].push_back(col);
+    }
+    // The least-keyed column not `done(col)` (ties: the last placed), into col and its key; false
+    // when none is left.  Columns found done are dropped.
+    template <class KeyOf, class Done>
+    bool pop(int32_t& col, const KeyOf& key_of, const Done& done) {
+        while (true) {
+            auto& b0 = buckets_[0];
+            while (!b0.empty()) {
+                const int32_t c = b0.back();
+                b0.pop_back();
+                if (bucket_of_[c] != 0 || done(c)) continue;
+                bucket_of_[c] = kNone;
+                col = c;
+                return true;
+            }
+            size_t b = 1;
+            while (b < buckets_.size() && buckets_[b].empty()) ++b;
+            if (b == buckets_.size()) return false;
+            auto& from = buckets_[b];
+            uint64_t least = ~uint64_t{0};
+            for (const int32_t c : from)
+                if (bucket_of_[c] == b && !done(c)) least = std::min(least, bits(key_of(c)));
+            if (least != ~uint64_t{0}) {
+                last_ = least;
+                for (const int32_t c : from) {
+                    if (bucket_of_[c] != b || done(c)) continue;
+                    const uint8_t nb = index(bits(key_of(c)));
+                    bucket_of_[c] = nb;
+                    buckets_[nb].push_back(c);
+                }
+            }
+            from.clear();
         }
-        for (int32_t i = (n_ - 2) / 4; i >= 0 && n_ > 1; --i) sift_down(i);
     }
-    bool empty() const { return size_ == 0; }
-    int32_t top() const { return at(0).col; }
-    void pop() {
-        slots_[at(0).col].pos = -1;
-        --size_;
-        if (size_ == 0) return;
-        const Entry last = at(size_);
-        at(0) = last;
-        slots_[last.col].pos = 0;
-        sift_down(0);
-    }
-    // Lowers column k's key (k must still be in the heap).
-    void lower(int32_t k, double key) {
-        const int32_t i = slots_[k].pos;
-        at(i).key = key;
-        sift_up(i);
-    }
+    // The column the next pop looks at first (-1: none without moving columns), for a prefetch.
+    int32_t peek() const { return buckets_[0].empty() ? -1 : buckets_[0].back(); }
 
 private:
-    struct Entry {
-        double key;
-        int32_t col;
-    };
-    static constexpr size_t kLineBytes = 64, kLineEntries = kLineBytes / sizeof(Entry), kLead = kLineEntries - 1;
-    static_assert(sizeof(Entry) == 16, "four children to a 64-byte line");
+    static constexpr uint8_t kNone = 255;
+    static uint64_t bits(double x) {
+        x += 0.0;  // -0.0 becomes +0.0, whose bits order below every positive double's
+        uint64_t k;
+        std::memcpy(&k, &x, sizeof k);
+        return k;
+    }
+    uint8_t index(uint64_t k) const { return k == last_ ? 0 : static_cast<uint8_t>(64 - __builtin_clzll(k ^ last_)); }
 
-    Entry& at(int32_t i) { return base_[static_cast<size_t>(i) + kLead]; }
-    const Entry& at(int32_t i) const { return base_[static_cast<size_t>(i) + kLead]; }
-    static bool less(const Entry& a, const Entry& b) { return a.key < b.key || (a.key == b.key && a.col < b.col); }
-    void place(int32_t i, const Entry& e) {
-        at(i) = e;
-        slots_[e.col].pos = i;
-    }
-    void sift_up(int32_t i) {
-        const Entry e = at(i);
-        while (i > 0) {
-            const int32_t parent = (i - 1) / 4;
-            if (!less(e, at(parent))) break;
-            place(i, at(parent));
-            i = parent;
-        }
-        place(i, e);
-    }
-    void sift_down(int32_t i) {
-        const Entry e = at(i);
-        while (true) {
-            const int32_t first = 4 * i + 1;
-            if (first >= size_) break;
-            int32_t best = first;
-            const int32_t end = std::min(first + 4, size_);
-            for (int32_t c = first + 1; c < end; ++c)
-                if (less(at(c), at(best))) best = c;
-            if (!less(at(best), e)) break;
-            place(i, at(best));
-            i = best;
-        }
-        place(i, e);
-    }
-
-    const int32_t n_;  // columns
-    Slot* slots_;      // slots_[k].pos: index in the heap of column k, -1 when out
-    std::vector<Entry> store_;
-    Entry* base_ = nullptr;
-    int32_t size_ = 0;
+    std::array<std::vector<int32_t>, 65> buckets_;
+    std::vector<uint8_t> bucket_of_;  // each column's bucket (kNone: not in the heap)
+    uint64_t last_ = 0;               // the last key popped
 };
 
 // Settles stranded free columns in phases (see settle_free_columns).  Each phase computes, for
@@ -226,8 +217,8 @@ private:
 class ExitPotentials {
 public:
     ExitPotentials(const CsrGraph& g, const Transposed& t)
-        : g_(g), t_(t), label_(g.n_cols, Label{0.0, kInf, -1}), owner_(g.n_cols), state_(g.n_cols, 0), next_arc_(g.n_cols, 0),
-          heap_(g.n_cols, label_.data()) {
+        : g_(g), t_(t), label_(g.n_cols, Label{0.0, kInf}), owner_(g.n_cols), state_(g.n_cols, 0), next_arc_(g.n_cols, 0),
+          heap_(g.n_cols) {
         // Each row's arcs by cost: a move into k can lower h_k only through an arc cheaper than
         // u_i - h_m (h_k <= p_k), so the backward search stops at the first arc that is not.
         if (g.rows_by_cost) {
@@ -296,13 +287,15 @@ private:
             const int32_t i = st.col_to_row[k];
             owner_[k] = i < 0 ? OwnerArcs{0, 0, 0.0} : OwnerArcs{g_.indptr[i], g_.indptr[i + 1], st.u[i]};
         }
-        heap_.fill();
+        heap_.clear();
+        for (int32_t k = 0; k < g_.n_cols; ++k) heap_.push(label_[k].h, k);
+        const auto done = [this](int32_t k) { return (state_[k] & kDone) != 0; };
+        const auto key_of = [this](int32_t k) { return label_[k].h; };
         double top = 0.0;
-        while (!heap_.empty() && n_roots > 0) {
-            const int32_t m = heap_.top();
+        int32_t m = -1;
+        while (n_roots > 0 && heap_.pop(m, key_of, done)) {
             const double hm = label_[m].h;
-            heap_.pop();
-            if (!heap_.empty()) __builtin_prefetch(&owner_[heap_.top()]);
+            if (heap_.peek() >= 0) __builtin_prefetch(&owner_[heap_.peek()]);
             state_[m] |= kDone;
             top = hm;
             if (state_[m] & kRoot) --n_roots;
@@ -318,12 +311,12 @@ private:
                 const double nd = hm + reduced_cost(sorted_cost_[a], lk.p, ui);
                 if (nd < lk.h) {
                     lk.h = nd;
-                    heap_.lower(sorted_col_[a], nd);
+                    heap_.push(nd, sorted_col_[a]);
                 }
             }
-            // The next pop's arcs, while the pop's sift runs (its owner was fetched above).
-            if (!heap_.empty()) {
-                const OwnerArcs& next = owner_[heap_.top()];
+            // The next pop's arcs, while this pop's entries are placed (its owner was fetched above).
+            if (heap_.peek() >= 0) {
+                const OwnerArcs& next = owner_[heap_.peek()];
                 __builtin_prefetch(sorted_cost_ + next.begin);
                 __builtin_prefetch(sorted_col_ + next.begin);
             }
@@ -379,12 +372,10 @@ private:
     const double* sorted_cost_ = nullptr;  // the sorted copy below
     std::vector<int32_t> own_col_;
     std::vector<double> own_cost_;
-    // Each column's price, label h (the least cost of emptying a column by a chain entering it)
-    // and place in the heap, in one 32-byte record: a relaxation reads the first two, and the
-    // third when it lowers the label.
-    struct alignas(32) Label {
+    // Each column's price and label h (the least cost of emptying a column by a chain entering
+    // it), side by side: a relaxation reads both.
+    struct alignas(16) Label {
         double p, h;
-        int32_t pos;
     };
     std::vector<Label> label_;
     // Each column's owner row this phase: its arcs and its dual (no arcs for a free column).
@@ -396,7 +387,7 @@ private:
     std::vector<uint8_t> state_;     // kExit | kVisited, this phase
     std::vector<int64_t> next_arc_;  // DFS: the next transposed arc to try
     std::vector<int32_t> stack_;
-    ColumnHeap<Label> heap_;
+    RadixHeap heap_;
 };
 
 }  // namespace
