@@ -9,7 +9,8 @@ prefers nearly the same rows), which is what makes them harder than the syntheti
     python benchmarks/real_matrices.py --out benchmarks/out/real
     python benchmarks/solver.py --losses-set benchmarks/out/real --solvers ours
 
-Problems (`--only NAME,...` builds a subset):
+Problems (`--only NAME,...` builds a subset; a problem already complete in --out is kept unless
+`--rebuild`):
 - bv30k-e0.125, bv30k-e1: the 30,000 most frequent words of the large-vocabulary corpus
   (174 x 174 table), after 1/8 epoch and after 1 epoch of training from a random table;
 - bv200k-e0.125, bv200k-e1: 200,000 words (448 x 448), after 1/8 epoch and after 1 epoch;
@@ -170,6 +171,9 @@ def main() -> None:
                     help="also: the reallocations of another finished workflow run, named PREFIX-rN "
                     "(e.g. results/bigvocab:bv200k-s0.05, the large-vocabulary run's sampled passes)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads for training and the loss pass")
+    ap.add_argument("--rebuild", action="store_true",
+                    help="build the large-vocabulary problems again even where --out already holds them (by default "
+                    "a complete problem directory is kept: each takes 8-60 minutes to build)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -195,6 +199,9 @@ def main() -> None:
     corpus = Path(args.corpus)
     for name, (size, epochs) in BIGVOCAB.items():
         if only is not None and name not in only:
+            continue
+        if not args.rebuild and all((out / name / f).exists() for f in ("losses.npz", "table.npz", "problem.json")):
+            print(f"{name}: kept, already in {out} (--rebuild builds it again)", flush=True)
             continue
         if not (corpus / "train.txt").exists():
             sys.exit(f"{corpus}/train.txt: not found; run benchmarks/make_bigvocab_corpus.py first")
