@@ -167,7 +167,8 @@ inline void best_two_rows(const CsrGraph& g, const double* p, const int32_t* row
 // goes on alone (figures in docs/NOTES.md, "Bids in batches").
 class BatchWorkers {
 public:
-    explicit BatchWorkers(int threads) : threads_(std::max(1, threads)) {
+    // `rows`: the problem's rows.  Below kMinHelperRows the calling thread bids alone.
+    BatchWorkers(int threads, int64_t rows) : threads_(rows >= kMinHelperRows ? std::max(1, threads) : 1) {
         for (int t = 1; t < threads_; ++t) pool_.emplace_back([this, t] { loop(t); });
     }
     ~BatchWorkers() {
@@ -184,6 +185,11 @@ public:
 
     // Below this many items a batch runs on the calling thread alone (the hand-off costs more).
     static constexpr int64_t kMinParallel = 64;
+    // Problems below this many rows bid on the calling thread alone: their prices and arcs fit a
+    // core's cache, and each phase's hand-offs to a helper (woken from sleep at the start of
+    // every phase) cost more than its share of the bids (synthetic 4,096 words: 0.061-0.067 s on
+    // two threads against 0.038-0.039 s on one; figures in docs/NOTES.md, "Bids in batches").
+    static constexpr int64_t kMinHelperRows = 131072;
 
     // Runs f(begin, end) over contiguous chunks of [0, n), the first on the calling thread.
     template <typename F>

@@ -17,7 +17,7 @@ constexpr double kOutlierRatio = 1048576.0;
 // matching on these arcs) or the auction's bids pass `bid_cap` (a price war).
 bool auction_phase(const CsrGraph& g, LapState& st, std::vector<int32_t>& queue, double eps, double big,
                    double price_cap, int64_t bid_cap, InterruptCheck& check, BidBatch& batch, int threads) {
-    BatchWorkers workers(threads);
+    BatchWorkers workers(threads, g.n_rows);
     std::vector<int32_t> requeue;
     while (!queue.empty()) {
         batch.take(g, st.p.data(), queue, workers);

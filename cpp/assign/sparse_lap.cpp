@@ -123,7 +123,7 @@ void augmenting_row_reduction(const CsrGraph& g, LapState& st, const InterruptFn
     // free row was measured a little faster than 64 on synthetic losses, the same on real ones
     // (docs/NOTES.md, "Row reduction").
     int64_t budget = 256 * static_cast<int64_t>(free_rows.size()) + 16;
-    BatchWorkers workers(static_cast<int64_t>(free_rows.size()) >= BatchWorkers::kMinParallel ? threads : 1);
+    BatchWorkers workers(static_cast<int64_t>(free_rows.size()) >= BatchWorkers::kMinParallel ? threads : 1, g.n_rows);
     BidBatch batch(g.n_cols);
     std::vector<int32_t> requeue;
     while (!free_rows.empty() && budget > 0) {
