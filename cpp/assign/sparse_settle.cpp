@@ -160,8 +160,8 @@ public:
         bucket_of_[col] = b;
         buckets_[b].push_back(col);
     }
-    // The least-keyed column not `done(col)` (ties: the last placed), into col and its key; false
-    // when none is left.  Columns found done are dropped.
+    // The least-keyed column not `done(col)` (ties: the last placed) into col, its key then the
+    // last popped; false when none is left.  Columns found done are dropped.
     template <class KeyOf, class Done>
     bool pop(int32_t& col, const KeyOf& key_of, const Done& done) {
         while (true) {
